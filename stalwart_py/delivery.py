@@ -1,0 +1,213 @@
+"""Local delivery: recipient resolution, trace headers, parse once, one batch per transaction.
+
+Used by LMTP now and by JMAP EmailSubmission for local recipients later.  Results are per
+recipient address, as protocol-neutral :class:`MailError` values (or ``None`` for delivered).
+"""
+
+from __future__ import annotations
+
+import email.utils
+import hashlib
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import trio
+
+from protocols.mime import parse_message
+from store import Batch, MailError, Store
+from store.batch import ImportEmail, PutBlob
+from store.codec import pack
+from store.errors import ErrorKind
+from store.models import GROUP, INDIVIDUAL, LIST, Principal
+
+from . import clock
+from .storage import write
+
+log = logging.getLogger(__name__)
+
+# Parse large messages off the event loop.
+PARSE_IN_THREAD_ABOVE = 256 * 1024
+MAX_EXPANSION_DEPTH = 8
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryOptions:
+    hostname: str = "localhost"
+    duplicate_window: int = 86400
+    add_delivered_to: bool = True
+    plus_separator: str = "+"
+
+
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    mail_from: str  # "" for the null reverse-path
+    recipients: tuple[str, ...]
+    helo: str = ""
+    peer: str = ""
+    protocol: str = "LMTP"  # for the Received header's "with" clause (RFC 3848)
+
+
+class Delivery:
+    def __init__(self, store: Store, options: DeliveryOptions) -> None:
+        self.store = store
+        self.options = options
+
+    # -- resolution --------------------------------------------------------------------------
+    def resolve(self, address: str) -> list[int]:
+        """Account ids an address delivers to; raises MailError(NOT_FOUND) for unknown ones.
+
+        Order: the exact address (aliases included), then the address without its
+        ``+detail`` part, then the domain's catch-all.  Groups and lists expand to their members.
+        """
+        addr = address.strip().lower()
+        local, sep, domain = addr.rpartition("@")
+        if not sep or not local or not domain:
+            raise MailError(ErrorKind.INVALID, f"invalid address {address!r}")
+        principal = self.store.principal_by_address(addr)
+        plus = self.options.plus_separator
+        if principal is None and plus and plus in local:
+            principal = self.store.principal_by_address(local.split(plus, 1)[0] + "@" + domain)
+        if principal is None:
+            dom = self.store.domain(domain)
+            if dom is None:
+                raise MailError(ErrorKind.NOT_FOUND, f"{domain} is not a local domain")
+            if dom.catch_all:
+                principal = self.store.principal(dom.catch_all)
+        if principal is None:
+            raise MailError(ErrorKind.NOT_FOUND, f"no mailbox here by the name {addr}")
+        accounts = self._expand(principal, 0, set())
+        if not accounts:
+            raise MailError(ErrorKind.NOT_FOUND, f"{addr} has no members")
+        return accounts
+
+    def _expand(self, p: Principal, depth: int, seen: set[int]) -> list[int]:
+        if p.id in seen or depth > MAX_EXPANSION_DEPTH:
+            return []
+        seen.add(p.id)
+        if p.kind == INDIVIDUAL:
+            return [p.id]
+        if p.kind in (GROUP, LIST):
+            out: list[int] = []
+            for member_id in p.members:
+                member = self.store.principal(member_id)
+                if member is not None:
+                    out.extend(a for a in self._expand(member, depth + 1, seen) if a not in out)
+            return out
+        return []
+
+    def check_recipient(self, address: str) -> MailError | None:
+        """RCPT-time check: unknown address, or an account already at its quota."""
+        try:
+            accounts = self.resolve(address)
+        except MailError as err:
+            return err
+        if len(accounts) == 1:
+            state = self.store.account(accounts[0])
+            principal = self.store.principal(accounts[0])
+            if state and principal and principal.quota and state.used_bytes >= principal.quota:
+                return MailError(ErrorKind.OVER_QUOTA, "mailbox is full")
+        return None
+
+    # -- delivery ----------------------------------------------------------------------------
+    def _trace_headers(self, env: Envelope, rcpt: str, now: int) -> bytes:
+        date = email.utils.formatdate(now, localtime=False)
+        peer = f" ({env.peer})" if env.peer else ""
+        helo = env.helo or "unknown"
+        lines = [f"Return-Path: <{env.mail_from}>"]
+        if self.options.add_delivered_to:
+            lines.append(f"Delivered-To: {rcpt}")
+        # RFC 5321 §4.4 trace field; "for" names the one recipient of this copy.
+        lines.append(
+            f"Received: from {helo}{peer}\r\n\tby {self.options.hostname} (stalwart-py)"
+            f" with {env.protocol}\r\n\tfor <{rcpt}>; {date}"
+        )
+        return ("\r\n".join(lines) + "\r\n").encode("utf-8", "surrogateescape")
+
+    async def deliver(self, env: Envelope, data: bytes) -> list[MailError | None]:
+        """Delivers ``data`` to every recipient; one result per recipient, in order.
+
+        Every copy is written in one batch (one sync).  An account reached through several
+        recipient addresses receives one copy; every such address shares its result.
+        """
+        now = clock.now()
+        results: list[MailError | None] = [None] * len(env.recipients)
+        account_of: dict[int, list[int]] = {}  # account -> recipient indexes
+        first_rcpt: dict[int, str] = {}
+        for i, rcpt in enumerate(env.recipients):
+            try:
+                accounts = self.resolve(rcpt)
+            except MailError as err:
+                results[i] = err
+                continue
+            for acct in accounts:
+                account_of.setdefault(acct, []).append(i)
+                first_rcpt.setdefault(acct, rcpt)
+        if not account_of:
+            return results
+        ops: list[PutBlob | ImportEmail] = []
+        targets: list[int] = []
+        for acct, rcpt in first_rcpt.items():
+            inbox = self.store.mailbox_by_role(acct, "inbox")
+            if inbox is None:
+                for i in account_of[acct]:
+                    results[i] = MailError(ErrorKind.NOT_FOUND, "account has no inbox")
+                continue
+            raw = self._trace_headers(env, rcpt, now) + data
+            ops.extend(await self._copy_ops(acct, inbox.id, raw, now))
+            targets.append(acct)
+        if not targets:
+            return results
+        try:
+            applied = await write(self.store, Batch(tuple(ops), now=now))
+        except MailError as err:
+            log.error("delivery write failed: %s", err)
+            for acct in targets:
+                for i in account_of[acct]:
+                    results[i] = MailError(ErrorKind.TEMPORARY, "storage unavailable")
+            return results
+        # Outcome per account: the ImportEmail op (every second op).
+        failures: dict[int, MailError] = {}
+        for n, acct in enumerate(targets):
+            blob_res, import_res = applied[2 * n], applied[2 * n + 1]
+            err = blob_res.error or import_res.error
+            if err is not None:
+                failures[acct] = err
+        # An address succeeds when at least one of its accounts got the message (a group
+        # with one full member still delivers to the others); otherwise it reports the error.
+        for i in range(len(env.recipients)):
+            if results[i] is not None:
+                continue
+            mine = [a for a, idx in account_of.items() if i in idx and a in targets]
+            if mine and all(a in failures for a in mine):
+                results[i] = failures[mine[0]]
+            elif not mine:
+                results[i] = MailError(ErrorKind.NOT_FOUND, "no deliverable account")
+        return results
+
+    async def _copy_ops(
+        self, acct: int, mailbox_id: int, raw: bytes, now: int
+    ) -> Sequence[PutBlob | ImportEmail]:
+        if len(raw) > PARSE_IN_THREAD_ABOVE:
+            parsed = await trio.to_thread.run_sync(parse_message, raw)
+        else:
+            parsed = parse_message(raw)
+        sha = hashlib.sha256(raw).digest()
+        references = tuple(dict.fromkeys((*parsed.in_reply_to, *parsed.references)))
+        return (
+            PutBlob(sha, raw, hold_until=now),
+            ImportEmail(
+                acct,
+                sha,
+                len(raw),
+                (mailbox_id,),
+                (),
+                now,
+                pack(parsed.to_wire()),
+                message_id=parsed.message_id[0] if parsed.message_id else "",
+                references=references,
+                subject=parsed.normalized_subject,
+                dedupe_window=self.options.duplicate_window,
+                delivery=True,
+            ),
+        )

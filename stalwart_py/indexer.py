@@ -1,0 +1,242 @@
+"""Feeds the full-text index from the store's change feed, in a background thread.
+
+The index is derived data: each account's cursor (the change-log modseq indexed up to) is stored
+with the index and committed with it, so after a crash indexing resumes from the last commit and
+re-adds what it may have lost (adds replace).  A cursor older than the account's change-log floor
+means history was compacted: that account is re-indexed from its emails.  ``rebuild`` starts over
+from the store.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterable
+
+from protocols.mime import ParsedMessage, html_to_text, part_text
+from store import ChangeEvent, Store
+from store.codec import unpack
+from store.fts import FtsDocument, FtsIndex
+from store.models import Email
+
+log = logging.getLogger(__name__)
+
+MAX_BODY_CHARS = 1_000_000
+MAX_ATTACHMENT_TEXT = 200_000
+
+
+def _addresses(addrs: Iterable[object]) -> str:
+    out = []
+    for a in addrs:
+        name = getattr(a, "name", None)
+        out.append(f"{name} <{getattr(a, 'email', '')}>" if name else str(getattr(a, "email", "")))
+    return ", ".join(out)
+
+
+def document_for(store: Store, account_id: int, email: Email) -> FtsDocument | None:
+    """The index document of one stored email (None if it vanished meanwhile)."""
+    meta = store.metadata(account_id, email.id)
+    raw = store.blob(email.blob)
+    if meta is None or raw is None:
+        return None
+    parsed = ParsedMessage.from_wire(unpack(meta))
+    parts = {p.part_id: p for p in parsed.root.walk()}
+    body: list[str] = []
+    size = 0
+    for pid in parsed.text_body or parsed.html_body:
+        part = parts.get(pid)
+        if part is None or part.type != "text":
+            continue
+        text = part_text(raw, part)
+        if part.subtype == "html":
+            text = html_to_text(text)
+        body.append(text)
+        size += len(text)
+        if size > MAX_BODY_CHARS:
+            break
+    attachments: list[str] = []
+    for pid in parsed.attachments:
+        part = parts.get(pid)
+        if part is None:
+            continue
+        if part.name:
+            attachments.append(part.name)
+        if part.type == "text" and part.decoded_size <= MAX_ATTACHMENT_TEXT:
+            text = part_text(raw, part)
+            attachments.append(html_to_text(text) if part.subtype == "html" else text)
+    headers = raw[: parsed.root.header_end].decode("utf-8", "replace")
+    return FtsDocument(
+        account_id=account_id,
+        email_id=email.id,
+        from_=_addresses(parsed.from_),
+        to=_addresses(parsed.to),
+        cc=_addresses(parsed.cc),
+        bcc=_addresses(parsed.bcc),
+        subject=parsed.subject or "",
+        body="\n".join(body)[:MAX_BODY_CHARS],
+        attachments="\n".join(attachments),
+        headers=headers,
+    )
+
+
+class Indexer:
+    def __init__(
+        self,
+        store: Store,
+        index: FtsIndex,
+        *,
+        commit_interval: float = 1.0,
+        batch_size: int = 500,
+    ) -> None:
+        self.store = store
+        self.index = index
+        self.commit_interval = commit_interval
+        self.batch_size = max(1, batch_size)
+        self._pending: set[int] = set()
+        self._cv = threading.Condition()
+        self._stopping = False
+        self._thread: threading.Thread | None = None
+        self._unsubscribe = store.feed.subscribe(self._on_change)
+        self._uncommitted = 0
+        self._cursors: dict[int, int] = {}
+        self._last_commit = time.monotonic()
+        self.indexed = 0
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def start(self) -> None:
+        with self._cv:
+            for p in self.store.principals():
+                state = self.store.account(p.id)
+                if state is not None and self.index.get_cursor(p.id) < state.modseq:
+                    self._pending.add(p.id)
+        self._thread = threading.Thread(target=self._run, name="fts-indexer", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._unsubscribe()
+        with self._cv:
+            self._stopping = True
+            self._cv.notify_all()
+        if self._thread is not None:
+            self._thread.join()
+        self._commit()
+
+    def _on_change(self, event: ChangeEvent) -> None:
+        # Every event advances the cursor (so lag reaches 0); only Email entries cost work.
+        with self._cv:
+            self._pending.add(event.account_id)
+            self._cv.notify()
+
+    # -- work --------------------------------------------------------------------------------
+    def _run(self) -> None:
+        while True:
+            with self._cv:
+                if not self._pending and not self._stopping:
+                    self._cv.wait(timeout=self.commit_interval)
+                if self._stopping:
+                    return
+                accounts = sorted(self._pending)
+                self._pending.clear()
+            try:
+                for acct in accounts:
+                    if self._index_account(acct):
+                        with self._cv:  # more left: come back after the others
+                            self._pending.add(acct)
+                if self._uncommitted and (
+                    time.monotonic() - self._last_commit >= self.commit_interval
+                    or self._uncommitted >= self.batch_size
+                    or not self._pending
+                ):
+                    self._commit()
+            except Exception:
+                log.exception("indexing failed; retrying shortly")
+                with self._cv:
+                    self._pending.update(accounts)
+                time.sleep(1.0)
+
+    def _commit(self) -> None:
+        if self._cursors:
+            self.index.set_cursors(dict(self._cursors))
+        self.index.commit()
+        self._cursors.clear()
+        self._uncommitted = 0
+        self._last_commit = time.monotonic()
+
+    def _index_account(self, acct: int) -> bool:
+        """Indexes one slice of an account's changes; True if more remain."""
+        state = self.store.account(acct)
+        if state is None:
+            self.index.remove_account(acct)
+            self._cursors[acct] = 0
+            self._uncommitted += 1
+            return False
+        cursor = self._cursors.get(acct, self.index.get_cursor(acct))
+        if cursor < state.changes_floor:
+            self._reindex_account(acct, state.modseq)
+            return False
+        changes = self.store.changes_since(acct, cursor, limit=self.batch_size)
+        created: dict[int, None] = {}
+        destroyed: list[int] = []
+        for _, entries in changes:
+            for e in entries:
+                if e.type != "Email":
+                    continue
+                if e.op == "c":
+                    created[e.id] = None
+                elif e.op == "d":
+                    created.pop(e.id, None)
+                    destroyed.append(e.id)
+        if destroyed:
+            self.index.remove(acct, destroyed)
+        docs = []
+        for eid in created:
+            email = self.store.email(acct, eid)
+            doc = document_for(self.store, acct, email) if email is not None else None
+            if doc is not None:
+                docs.append(doc)
+        if docs:
+            self.index.add(docs)
+        self.indexed += len(docs)
+        if changes:
+            self._cursors[acct] = changes[-1][0]
+            self._uncommitted += len(docs) + len(destroyed) + 1
+        return len(changes) >= self.batch_size
+
+    def _reindex_account(self, acct: int, modseq: int) -> None:
+        self.index.remove_account(acct)
+        docs = []
+        for email in self.store.emails(acct):
+            doc = document_for(self.store, acct, email)
+            if doc is not None:
+                docs.append(doc)
+            if len(docs) >= self.batch_size:
+                self.index.add(docs)
+                self.indexed += len(docs)
+                docs = []
+        if docs:
+            self.index.add(docs)
+            self.indexed += len(docs)
+        self._cursors[acct] = modseq
+        self._uncommitted += 1
+
+    def rebuild(self) -> int:
+        """Clears the index and indexes every account from the store (run with the indexer
+        thread stopped, e.g. from ``stalwart-py index rebuild``).  Returns documents indexed."""
+        self.index.clear()
+        before = self.indexed
+        for p in self.store.principals():
+            state = self.store.account(p.id)
+            if state is not None:
+                self._reindex_account(p.id, state.modseq)
+                self._commit()
+        return self.indexed - before
+
+    def lag(self) -> int:
+        """Accounts with changes not yet committed to the index (0 when caught up)."""
+        behind = 0
+        for p in self.store.principals():
+            state = self.store.account(p.id)
+            if state is not None and self.index.get_cursor(p.id) < state.modseq:
+                behind += 1
+        return behind
