@@ -1,0 +1,85 @@
+"""Many trio tasks and threads writing to one account never lose an update nor reuse a UID."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import trio
+
+from stalwart_py.storage import write
+from store import Batch, Store
+from store.batch import CreateDomain, CreatePrincipal, UpdateEmail
+
+from .workload import INBOX, TRASH, import_ops
+
+TASKS = 16
+THREADS = 8
+PER_WRITER = 25
+
+
+async def test_concurrent_writers_lose_nothing(tmp_path: Path) -> None:
+    store = Store(tmp_path / "db")
+    try:
+        store.write(
+            Batch(
+                (
+                    CreateDomain("example.org"),
+                    CreatePrincipal(
+                        "individual", "a", ("a@example.org",), "", mailboxes=(INBOX, TRASH)
+                    ),
+                ),
+                now=1,
+            )
+        )
+        store.write(Batch(import_ops(1, 0, (1,), 1), now=1))  # email 1, target of keyword adds
+        uids: list[tuple[int, int]] = []
+
+        async def task_writer(k: int) -> None:
+            for i in range(PER_WRITER):
+                n = 1000 * (k + 1) + i
+                res = await write(store, Batch(import_ops(1, n, (1, 2), 2), now=2))
+                assert res[1].ok, res[1]
+                uids.extend(res[1].value.uids)
+                res = await write(
+                    store, Batch((UpdateEmail(1, 1, keywords_add=(f"t{k}-{i}",)),), 2)
+                )
+                assert res[0].ok
+
+        def thread_writer(k: int) -> None:
+            for i in range(PER_WRITER):
+                n = 500_000 + 1000 * k + i
+                res = store.write(Batch(import_ops(1, n, (1,), 3), now=3))
+                assert res[1].ok, res[1]
+                uids.extend(res[1].value.uids)
+                store.write(Batch((UpdateEmail(1, 1, keywords_add=(f"h{k}-{i}",)),), now=3))
+
+        threads = [threading.Thread(target=thread_writer, args=(k,)) for k in range(THREADS)]
+        for t in threads:
+            t.start()
+        async with trio.open_nursery() as nursery:
+            for k in range(TASKS):
+                nursery.start_soon(task_writer, k)
+        for t in threads:
+            await trio.to_thread.run_sync(t.join)
+
+        created = TASKS * PER_WRITER + THREADS * PER_WRITER
+        assert len(uids) == TASKS * PER_WRITER * 2 + THREADS * PER_WRITER
+        assert len(set(uids)) == len(uids), "a (mailbox, UID) pair was assigned twice"
+        inbox, trash = store.mailbox(1, 1), store.mailbox(1, 2)
+        assert inbox is not None and trash is not None
+        assert inbox.total == created + 1 == len(store.mailbox_uids(1, 1))
+        assert trash.total == TASKS * PER_WRITER == len(store.mailbox_uids(1, 2))
+        assert inbox.uidnext == created + 2
+        email = store.email(1, 1)
+        assert email is not None
+        expected = {f"t{k}-{i}" for k in range(TASKS) for i in range(PER_WRITER)}
+        expected |= {f"h{k}-{i}" for k in range(THREADS) for i in range(PER_WRITER)}
+        assert set(email.keywords) == expected, "a keyword update was lost"
+        state = store.account(1)
+        assert state is not None and state.email_count == created + 1
+        # Every write bumped the account's change counter exactly once.
+        assert state.modseq == 1 + 1 + 2 * created
+        assert store.groups_written < store.batches_written, "writes were never grouped"
+    finally:
+        store.close()

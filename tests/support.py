@@ -1,0 +1,111 @@
+"""Shared test helpers: configuration, a real server in a background thread, waiting."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import trio
+
+from stalwart_py.config import Config, load_config
+from stalwart_py.server import Server
+
+REPO = Path(__file__).resolve().parents[1]
+CORPUS = REPO.parent / "shared" / "corpus" / "mime"
+
+# Cheap password hashing so that tests do not spend seconds in argon2.
+FAST_AUTH = {
+    "STALWART_AUTH_ARGON2_TIME_COST": "1",
+    "STALWART_AUTH_ARGON2_MEMORY_COST": "8192",
+    "STALWART_AUTH_ARGON2_PARALLELISM": "1",
+}
+
+
+def make_config(data_dir: Path, overrides: Mapping[str, str] | None = None) -> Config:
+    """A configuration on ``data_dir`` with ephemeral ports; ``overrides`` are STALWART_* vars."""
+    env = {
+        "STALWART_SERVER_DATA_DIR": str(data_dir),
+        "STALWART_SERVER_HOSTNAME": "mx.test",
+        "STALWART_SERVER_DEFAULT_DOMAIN": "example.org",
+        "STALWART_LMTP_PORT": "0",
+        "STALWART_IMAP_PORT": "0",
+        "STALWART_IMAP_TLS_PORT": "0",
+        "STALWART_HTTP_PORT": "0",
+        "STALWART_HTTP_TLS_PORT": "0",
+        "STALWART_SEARCH_COMMIT_INTERVAL": "0.1s",
+        **FAST_AUTH,
+    }
+    env.update(overrides or {})
+    return load_config(None, env)
+
+
+class ServerThread:
+    """Runs :class:`Server` with its own trio loop in a thread; blocking clients talk to it."""
+
+    def __init__(self, cfg: Config) -> None:
+        self.cfg = cfg
+        self.server: Server | None = None
+        self._ready = threading.Event()
+        self._error: BaseException | None = None
+        self._cancel: trio.CancelScope | None = None
+        self._token: trio.lowlevel.TrioToken | None = None
+        self._thread = threading.Thread(target=self._thread_main, daemon=True)
+
+    def _thread_main(self) -> None:
+        try:
+            trio.run(self._main)
+        except BaseException as exc:  # surfaced by start()/stop()
+            self._error = exc
+            self._ready.set()
+
+    async def _main(self) -> None:
+        async with trio.open_nursery() as nursery:
+            self.server = await nursery.start(Server(self.cfg).run)
+            self._cancel = nursery.cancel_scope
+            self._token = trio.lowlevel.current_trio_token()
+            self._ready.set()
+
+    def start(self) -> ServerThread:
+        self._thread.start()
+        self._ready.wait(30)
+        if self._error is not None:
+            raise self._error
+        assert self.server is not None, "server did not start within 30 s"
+        return self
+
+    def stop(self) -> None:
+        if self._token is not None and self._cancel is not None and self._thread.is_alive():
+            self._token.run_sync_soon(self._cancel.cancel)
+        self._thread.join(30)
+        assert not self._thread.is_alive(), "server did not stop within 30 s"
+        if self._error is not None:
+            raise self._error
+
+    @property
+    def lmtp_port(self) -> int:
+        assert self.server is not None
+        return self.server.ports["lmtp"]
+
+    @property
+    def store(self) -> Any:
+        assert self.server is not None and self.server.store is not None
+        return self.server.store
+
+    def call(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """Runs an async function on the server's loop from a test thread."""
+        assert self._token is not None
+        return trio.from_thread.run(fn, *args, trio_token=self._token)
+
+
+def wait_until(predicate: Callable[[], Any], timeout: float = 10.0, interval: float = 0.02) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout} s")
+        time.sleep(interval)
