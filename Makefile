@@ -4,7 +4,11 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-all bench lint typecheck fuzz clean
+.PHONY: run test test-all bench lint typecheck fuzz clean debian-tools
+
+# Debian tools the interop tests drive (swaks). Installed through apt-get when it is available and
+# we are root; otherwise the tests that need them skip with a visible reason.
+DEBIAN_TOOLS := swaks
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -14,13 +18,21 @@ $(STAMP): $(PY) pyproject.toml
 	$(PY) -m pip install -q -e '.[test,dev]'
 	touch $(STAMP)
 
-run: $(STAMP)
-	STALWART_IMAP_ALLOW_PLAINTEXT_AUTH=true $(VENV)/bin/stalwart-py serve --dev
+debian-tools:
+	@missing=""; for t in $(DEBIAN_TOOLS); do command -v $$t >/dev/null || missing="$$missing $$t"; done; \
+	if [ -n "$$missing" ] && command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing) >/dev/null 2>&1 \
+	    || echo "apt-get could not install$$missing; the tests that need them will skip"; \
+	fi
 
-test: $(STAMP)
+run: $(STAMP)
+	STALWART_IMAP_ALLOW_PLAINTEXT_AUTH=true $(VENV)/bin/stalwart-py serve
+
+test: $(STAMP) debian-tools
 	$(PY) -m pytest -q
 
-test-all: $(STAMP)
+test-all: $(STAMP) debian-tools
 	$(PY) -m pytest -q -m ''
 
 bench: $(STAMP)
