@@ -10,11 +10,11 @@ import email.utils
 import hashlib
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import trio
 
-from protocols.mime import parse_message
+from protocols.mime import ParsedMessage, parse_message
 from store import Batch, MailError, Store
 from store.batch import ImportEmail, PutBlob
 from store.codec import pack
@@ -37,6 +37,7 @@ class DeliveryOptions:
     duplicate_window: int = 86400
     add_delivered_to: bool = True
     plus_separator: str = "+"
+    max_parse_size: int = 50 * 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,10 +189,11 @@ class Delivery:
     async def _copy_ops(
         self, acct: int, mailbox_id: int, raw: bytes, now: int
     ) -> Sequence[PutBlob | ImportEmail]:
+        limit = self.options.max_parse_size
         if len(raw) > PARSE_IN_THREAD_ABOVE:
-            parsed = await trio.to_thread.run_sync(parse_message, raw)
+            parsed = await trio.to_thread.run_sync(parse_bounded, raw, limit)
         else:
-            parsed = parse_message(raw)
+            parsed = parse_bounded(raw, limit)
         sha = hashlib.sha256(raw).digest()
         references = tuple(dict.fromkeys((*parsed.in_reply_to, *parsed.references)))
         return (
@@ -211,3 +213,39 @@ class Delivery:
                 delivery=True,
             ),
         )
+
+
+def parse_bounded(raw: bytes, limit: int) -> ParsedMessage:
+    """Parses ``raw``; above ``limit`` bytes only the header block is analysed and the body is
+    one opaque part (multipart/message bodies become application/octet-stream), so a huge
+    message costs no CPU beyond its headers and is still stored and served whole."""
+    if len(raw) <= limit:
+        return parse_message(raw)
+    crlf, lf = raw.find(b"\r\n\r\n"), raw.find(b"\n\n")
+    ends = [i + 4 for i in (crlf,) if i >= 0] + [i + 2 for i in (lf,) if i >= 0]
+    head_end = min(ends) if ends else len(raw)
+    head = parse_message(raw[:head_end])
+    root = head.root
+    opaque = root.type in ("multipart", "message")
+    root = replace(
+        root,
+        body_end=len(raw),
+        parts=(),
+        message=None,
+        type="application" if opaque else root.type,
+        subtype="octet-stream" if opaque else root.subtype,
+        params=() if opaque else root.params,
+        decoded_size=len(raw) - root.body_start,
+        lines=0,
+    )
+    is_text = root.type == "text"
+    return replace(
+        head,
+        root=root,
+        size=len(raw),
+        text_body=(root.part_id,) if is_text else (),
+        html_body=(root.part_id,) if is_text else (),
+        attachments=() if is_text else (root.part_id,),
+        has_attachment=not is_text,
+        preview="",
+    )

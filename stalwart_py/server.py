@@ -118,6 +118,7 @@ class Server:
                     duplicate_window=int(cfg.delivery.duplicate_window),
                     add_delivered_to=cfg.delivery.add_delivered_to,
                     plus_separator=cfg.delivery.plus_separator,
+                    max_parse_size=cfg.delivery.max_parse_size,
                 ),
             )
             ssl_ctx = tls_context(cfg)
