@@ -45,6 +45,7 @@ typecheck: $(STAMP)
 	$(VENV)/bin/mypy stalwart_py store protocols cluster
 
 fuzz: $(STAMP)
+	$(PY) -m pip install -q -e '.[fuzz]'
 	$(PY) -m fuzz.run
 
 clean:
