@@ -1,0 +1,1 @@
+"""stalwart_py."""
