@@ -73,7 +73,7 @@ def _print_banner(server: object) -> None:
             print(f"  {c.role:<10} {c.email:<32} password: {c.password}")
         print("  These passwords are shown only once.")
     for proto, port in server.ports.items():
-        bind = getattr(cfg, proto).bind
+        bind = getattr(cfg, proto.removesuffix("s")).bind
         print(f"stalwart-py: {proto.upper()} listening on {bind}:{port}")
     print(f"stalwart-py: ready (data in {cfg.server.data_dir})", flush=True)
 
@@ -125,9 +125,9 @@ def cmd_account(args: argparse.Namespace) -> int:
             print(f"{'NAME':<36} {'KIND':<10} {'QUOTA':>12} {'USED':>12} {'MESSAGES':>9}  ALIASES")
             for row in d.list():
                 p = row.principal
-                quota = str(p.quota) if p.quota else "-"
+                shown = str(p.quota) if p.quota else "-"
                 print(
-                    f"{p.name:<36} {p.kind:<10} {quota:>12} {row.used_bytes:>12} "
+                    f"{p.name:<36} {p.kind:<10} {shown:>12} {row.used_bytes:>12} "
                     f"{row.messages:>9}  {' '.join(p.emails[1:])}"
                 )
         return 0

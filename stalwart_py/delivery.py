@@ -161,8 +161,8 @@ class Delivery:
             return results
         try:
             applied = await write(self.store, Batch(tuple(ops), now=now))
-        except MailError as err:
-            log.error("delivery write failed: %s", err)
+        except MailError as write_error:
+            log.error("delivery write failed: %s", write_error)
             for acct in targets:
                 for i in account_of[acct]:
                     results[i] = MailError(ErrorKind.TEMPORARY, "storage unavailable")
@@ -171,9 +171,9 @@ class Delivery:
         failures: dict[int, MailError] = {}
         for n, acct in enumerate(targets):
             blob_res, import_res = applied[2 * n], applied[2 * n + 1]
-            err = blob_res.error or import_res.error
-            if err is not None:
-                failures[acct] = err
+            failed = blob_res.error or import_res.error
+            if failed is not None:
+                failures[acct] = failed
         # An address succeeds when at least one of its accounts got the message (a group
         # with one full member still delivers to the others); otherwise it reports the error.
         for i in range(len(env.recipients)):

@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from protocols.mime import ParsedMessage, html_to_text, part_text
 from store import ChangeEvent, Store
 from store.codec import unpack
-from store.fts import FtsDocument, FtsIndex
+from store.fts import FtsDocument, FtsIndex, Query
 from store.models import Email
 
 log = logging.getLogger(__name__)
@@ -95,6 +95,7 @@ class Indexer:
         self.batch_size = max(1, batch_size)
         self._pending: set[int] = set()
         self._cv = threading.Condition()
+        self._work = threading.Lock()  # one thread at a time touches the index writer
         self._stopping = False
         self._thread: threading.Thread | None = None
         self._unsubscribe = store.feed.subscribe(self._on_change)
@@ -120,7 +121,28 @@ class Indexer:
             self._cv.notify_all()
         if self._thread is not None:
             self._thread.join()
-        self._commit()
+        with self._work:
+            self._commit()
+
+    def catch_up(self, acct: int) -> None:
+        """Indexes the account's outstanding changes now, so that a search right after a
+        delivery or APPEND finds it (read-your-writes for search)."""
+        with self._work:
+            state = self.store.account(acct)
+            if state is None:
+                return
+            if self._cursors.get(acct, self.index.get_cursor(acct)) < state.modseq:
+                while self._index_account(acct):
+                    pass
+            if self._uncommitted:
+                self._commit()
+
+    def search(self, acct: int, query: Query) -> set[int]:
+        """Blocking: call from a worker thread.  The index is used by one thread at a time
+        (its backends are not thread-safe), so searches wait for a running commit."""
+        self.catch_up(acct)
+        with self._work:
+            return self.index.search(acct, query)
 
     def _on_change(self, event: ChangeEvent) -> None:
         # Every event advances the cursor (so lag reaches 0); only Email entries cost work.
@@ -139,16 +161,17 @@ class Indexer:
                 accounts = sorted(self._pending)
                 self._pending.clear()
             try:
-                for acct in accounts:
-                    if self._index_account(acct):
-                        with self._cv:  # more left: come back after the others
-                            self._pending.add(acct)
-                if self._uncommitted and (
-                    time.monotonic() - self._last_commit >= self.commit_interval
-                    or self._uncommitted >= self.batch_size
-                    or not self._pending
-                ):
-                    self._commit()
+                with self._work:
+                    for acct in accounts:
+                        if self._index_account(acct):
+                            with self._cv:  # more left: come back after the others
+                                self._pending.add(acct)
+                    if self._uncommitted and (
+                        time.monotonic() - self._last_commit >= self.commit_interval
+                        or self._uncommitted >= self.batch_size
+                        or not self._pending
+                    ):
+                        self._commit()
             except Exception:
                 log.exception("indexing failed; retrying shortly")
                 with self._cv:
@@ -234,9 +257,11 @@ class Indexer:
 
     def lag(self) -> int:
         """Accounts with changes not yet committed to the index (0 when caught up)."""
+        with self._work:
+            committed = self.index.all_cursors()
         behind = 0
         for p in self.store.principals():
             state = self.store.account(p.id)
-            if state is not None and self.index.get_cursor(p.id) < state.modseq:
+            if state is not None and committed.get(p.id, 0) < state.modseq:
                 behind += 1
         return behind

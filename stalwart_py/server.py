@@ -15,14 +15,17 @@ from pathlib import Path
 
 import trio
 
+from protocols.imap.context import ImapContext, ImapLimits
+from protocols.imap.server import serve_imap
 from protocols.lmtp import LmtpLimits
 from protocols.lmtp.server import serve_lmtp
-from store import Batch, MailError, Store
+from store import ApplyResult, Batch, MailError, Store
 from store.batch import CompactChanges, ExpireBlobs
-from store.fts import open_index
+from store.fts import Query, open_index
 
 from . import clock
 from .accounts import Directory
+from .auth import Authenticator
 from .config import Config
 from .delivery import Delivery, DeliveryOptions
 from .indexer import Indexer
@@ -87,6 +90,7 @@ class Server:
     store: Store | None = None
     indexer: Indexer | None = None
     delivery: Delivery | None = None
+    imap_context: ImapContext | None = None
 
     async def run(self, *, task_status: trio.TaskStatus[Server] = trio.TASK_STATUS_IGNORED) -> None:
         cfg = self.cfg
@@ -125,6 +129,8 @@ class Server:
             async with trio.open_nursery() as nursery:
                 if cfg.lmtp.enabled:
                     await self._start_lmtp(nursery, ssl_ctx)
+                if cfg.imap.enabled:
+                    await self._start_imap(nursery, ssl_ctx, directory)
                 nursery.start_soon(self._janitor, store)
                 task_status.started(self)
         finally:
@@ -158,6 +164,61 @@ class Server:
         )
         self.ports["lmtp"] = listeners[0].socket.getsockname()[1]
         log.info("LMTP listening on %s:%d", cfg.lmtp.bind, self.ports["lmtp"])
+
+    async def _start_imap(
+        self, nursery: trio.Nursery, ssl_ctx: ssl.SSLContext, directory: Directory
+    ) -> None:
+        cfg = self.cfg
+        store, indexer = self.store, self.indexer
+        assert store is not None and indexer is not None
+        authenticator = Authenticator(
+            store, directory.passwords, cache_ttl=cfg.auth.login_cache_ttl
+        )
+
+        async def search_text(account_id: int, query: Query) -> set[int]:
+            assert indexer is not None
+            return await trio.to_thread.run_sync(indexer.search, account_id, query)
+
+        async def store_write(batch: Batch) -> ApplyResult:
+            assert store is not None
+            return await write(store, batch)
+
+        ctx = ImapContext(
+            store=store,
+            write=store_write,
+            authenticate=authenticator.authenticate,
+            search_text=search_text,
+            now=clock.now,
+            hostname=cfg.server.hostname,
+            limits=ImapLimits(
+                max_line_length=cfg.imap.max_line_length,
+                max_literal_size=cfg.imap.max_literal_size,
+                idle_keepalive=cfg.imap.idle_keepalive,
+                idle_timeout=cfg.imap.idle_timeout,
+                command_timeout=cfg.imap.command_timeout,
+                max_connections_per_user=cfg.imap.max_connections_per_user,
+                max_connections_per_ip=cfg.imap.max_connections_per_ip,
+            ),
+            allow_plaintext_auth=cfg.imap.allow_plaintext_auth,
+            tls_available=True,
+        )
+        self.imap_context = ctx
+        for name, port, implicit in (
+            ("imap", cfg.imap.port, False),
+            ("imaps", cfg.imap.tls_port, True),
+        ):
+            listeners = await nursery.start(
+                functools.partial(
+                    serve_imap,
+                    ctx,
+                    cfg.imap.bind,
+                    port,
+                    tls_context=ssl_ctx,
+                    implicit_tls=implicit,
+                )
+            )
+            self.ports[name] = listeners[0].socket.getsockname()[1]
+            log.info("%s listening on %s:%d", name.upper(), cfg.imap.bind, self.ports[name])
 
     async def _janitor(self, store: Store) -> None:
         """Hourly: expire unreferenced blobs and compact change logs beyond the history kept."""

@@ -8,7 +8,8 @@ serializer decides how each string travels (quoted or literal).
 - ``str`` / ``bytes`` -> a string: quoted when it is short and safe, else a literal
                         (``str`` is UTF-8 encoded; 8-bit data or CR/LF force a literal)
 - ``Atom("FLAGS")``   -> written as is (atoms, flags, section specs, keywords)
-- ``Literal(b"...")`` -> always a literal (message bodies); ``binary=True`` writes ``~{n}`` (RFC 3516)
+- ``Literal(b"...")`` -> always a literal (message bodies); ``binary=True`` writes ``~{n}``
+                        (RFC 3516)
 - ``list`` / ``tuple``-> a parenthesised list of values
 - ``Raw(b"...")``     -> bytes written verbatim (already-encoded fragments)
 """
@@ -35,5 +36,7 @@ class Raw:
     data: bytes
 
 
-Value: TypeAlias = "None | int | str | bytes | Atom | Literal | Raw | list[Value] | tuple[Value, ...]"
+Value: TypeAlias = (
+    "None | int | str | bytes | Atom | Literal | Raw | list[Value] | tuple[Value, ...]"
+)
 NIL = None

@@ -1,0 +1,49 @@
+"""EXPUNGE and UID EXPUNGE (RFC 9051 §6.4.3, §6.4.9; UIDPLUS)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from store import Batch
+from store.batch import DestroyEmail, UpdateEmail
+from store.models import KEYWORD_DELETED
+
+from .. import commands as C
+from ..session import CommandFailed, Done, ImapSession
+
+
+async def expunge_deleted(s: ImapSession, uids: list[int] | None) -> int:
+    """Removes the selected mailbox's \\Deleted messages (within ``uids`` when given) from it;
+    an email in no other mailbox is destroyed.  Returns how many were removed."""
+    sel = s.selected
+    assert sel is not None
+    store = s.ctx.store
+    candidates = sel.uids if uids is None else uids
+    ops: list[Any] = []
+    for uid in candidates:
+        eid = sel.email_ids.get(uid)
+        email = store.email(s.account_id, eid) if eid is not None else None
+        if email is None or KEYWORD_DELETED not in email.keywords:
+            continue
+        if email.uid_in(sel.mailbox_id) != uid:
+            continue
+        if len(email.mailboxes) == 1:
+            ops.append(DestroyEmail(s.account_id, email.id))
+        else:
+            ops.append(UpdateEmail(s.account_id, email.id, mailboxes_remove=(sel.mailbox_id,)))
+    if ops:
+        await s.ctx.write(Batch(tuple(ops), now=s.ctx.now()))
+    return len(ops)
+
+
+async def expunge(s: ImapSession, cmd: C.Expunge, out: list[bytes]) -> Done:
+    sel = s.selected
+    assert sel is not None
+    if sel.read_only:
+        raise CommandFailed("NO", "Mailbox is read-only", "READ-ONLY")
+    uids = None if cmd.uids is None else s.resolve(cmd.uids, uid=True)
+    await expunge_deleted(s, uids)
+    return Done("EXPUNGE completed")
+
+
+HANDLERS: dict[type[C.Command], Any] = {C.Expunge: expunge}

@@ -1,0 +1,218 @@
+"""FETCH and UID FETCH (RFC 9051 §6.4.5), with CONDSTORE/QRESYNC modifiers (RFC 7162),
+BINARY (RFC 3516), OBJECTID (RFC 8474) and PREVIEW (RFC 8970)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from protocols.mime import ParsedMessage
+from store import Batch
+from store.batch import UpdateEmail
+from store.codec import unpack
+from store.ids import object_id
+from store.models import KEYWORD_SEEN, Email
+
+from .. import commands as C
+from .. import render
+from ..section import SectionSpec
+from ..serializer import format_sequence_set
+from ..session import CommandFailed, Done, ImapSession
+from ..values import Atom, Literal
+
+# Items that set \Seen unless .PEEK (RFC 9051 §6.4.5).
+_SETS_SEEN = {"RFC822", "RFC822.TEXT"}
+
+
+def internal_date(ts: int) -> str:
+    return dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%d-%b-%Y %H:%M:%S +0000")
+
+
+def section_name(kind: str, spec: SectionSpec | None) -> str:
+    if spec is None:
+        return f"{kind}[]"
+    text = ".".join(str(p) for p in spec.part)
+    if spec.text:
+        text = f"{text}.{spec.text}" if text else spec.text
+    if spec.fields:
+        text += " (" + " ".join(spec.fields) + ")"
+    return f"{kind}[{text}]"
+
+
+class Loader:
+    """Loads what a message's items need, once."""
+
+    def __init__(self, s: ImapSession, email: Email) -> None:
+        self.s = s
+        self.email = email
+        self._parsed: ParsedMessage | None = None
+        self._raw: bytes | None = None
+
+    @property
+    def parsed(self) -> ParsedMessage:
+        if self._parsed is None:
+            meta = self.s.ctx.store.metadata(self.s.account_id, self.email.id)
+            if meta:
+                self._parsed = ParsedMessage.from_wire(unpack(meta))
+            else:
+                from protocols.mime import parse_message
+
+                self._parsed = parse_message(self.raw)
+        return self._parsed
+
+    @property
+    def raw(self) -> bytes:
+        if self._raw is None:
+            self._raw = self.s.ctx.store.blob(self.email.blob) or b""
+        return self._raw
+
+
+def _item_values(
+    s: ImapSession, item: C.FetchItem, uid: int, loader: Loader, out: list[Any]
+) -> None:
+    email = loader.email
+    name = item.name
+    sel = s.selected
+    assert sel is not None
+    if name == "UID":
+        return  # always written first
+    if name == "FLAGS":
+        out += [Atom("FLAGS"), [Atom(f) for f in sel.flags_of(uid, email)]]
+    elif name == "INTERNALDATE":
+        out += [Atom("INTERNALDATE"), internal_date(email.received_at)]
+    elif name == "RFC822.SIZE":
+        out += [Atom("RFC822.SIZE"), email.size]
+    elif name == "ENVELOPE":
+        out += [Atom("ENVELOPE"), render.envelope(loader.parsed)]
+    elif name == "BODYSTRUCTURE":
+        out += [Atom("BODYSTRUCTURE"), render.bodystructure(loader.parsed, True)]
+    elif name == "BODY" and item.section is None and not item.peek and item.partial is None:
+        out += [Atom("BODY"), render.bodystructure(loader.parsed, False)]
+    elif name in ("BODY", "RFC822", "RFC822.HEADER", "RFC822.TEXT"):
+        spec = item.section or SectionSpec()
+        if name == "RFC822.HEADER":
+            spec = SectionSpec(text="HEADER")
+        elif name == "RFC822.TEXT":
+            spec = SectionSpec(text="TEXT")
+        data = render.section(loader.raw, loader.parsed, spec)
+        if data is None:
+            raise CommandFailed("BAD", "Invalid section")
+        label = name if name != "BODY" else section_name("BODY", item.section)
+        if item.partial is not None:
+            data = render.partial(data, item.partial.offset, item.partial.length)
+            label += f"<{item.partial.offset}>"
+        out += [Atom(label), Literal(data)]
+    elif name == "BINARY":
+        part = item.section.part if item.section else ()
+        data = render.binary(loader.raw, loader.parsed, part)
+        if data is None:
+            raise CommandFailed("NO", "Unknown Content-Transfer-Encoding", "UNKNOWN-CTE")
+        label = section_name("BINARY", SectionSpec(part=part))
+        if item.partial is not None:
+            data = render.partial(data, item.partial.offset, item.partial.length)
+            label += f"<{item.partial.offset}>"
+        out += [Atom(label), Literal(data, binary=b"\0" in data)]
+    elif name == "BINARY.SIZE":
+        part = item.section.part if item.section else ()
+        size = render.binary_size(loader.raw, loader.parsed, part)
+        if size is None:
+            raise CommandFailed("NO", "Unknown Content-Transfer-Encoding", "UNKNOWN-CTE")
+        out += [Atom(section_name("BINARY.SIZE", SectionSpec(part=part))), size]
+    elif name == "MODSEQ":
+        out += [Atom("MODSEQ"), [email.modseq]]
+    elif name == "EMAILID":
+        out += [Atom("EMAILID"), [Atom(object_id("email", email.id))]]
+    elif name == "THREADID":
+        out += [Atom("THREADID"), [Atom(object_id("thread", email.thread_id))]]
+    elif name == "PREVIEW":
+        out += [Atom("PREVIEW"), render.preview(loader.parsed)]
+    else:
+        raise CommandFailed("BAD", f"Unknown FETCH item {name}")
+
+
+def _sets_seen(item: C.FetchItem) -> bool:
+    if item.name in _SETS_SEEN:
+        return True
+    return (
+        item.name in ("BODY", "BINARY")
+        and not item.peek
+        and (item.section is not None or item.name == "BINARY")
+    )
+
+
+async def fetch(s: ImapSession, cmd: C.Fetch, out: list[bytes]) -> Done:
+    sel = s.selected
+    assert sel is not None
+    store = s.ctx.store
+    items = list(cmd.items)
+    names = {i.name for i in items}
+    if cmd.changed_since is not None or "MODSEQ" in names:
+        s.condstore = True
+        if "MODSEQ" not in names:
+            items.append(C.FetchItem("MODSEQ"))
+    if cmd.vanished and (not cmd.uid or not s.qresync or cmd.changed_since is None):
+        raise CommandFailed("BAD", "VANISHED needs UID FETCH, CHANGEDSINCE and ENABLE QRESYNC")
+    if s.condstore and "FLAGS" in names and "MODSEQ" not in names:
+        items.append(C.FetchItem("MODSEQ"))
+    uids = s.resolve(cmd.sequence_set, uid=cmd.uid)
+    if cmd.vanished and cmd.changed_since is not None:
+        vanished = _vanished_since(s, cmd.changed_since, cmd.sequence_set)
+        if vanished:
+            out.append(b"* VANISHED (EARLIER) " + format_sequence_set(vanished).encode() + b"\r\n")
+    marks_seen = not sel.read_only and any(_sets_seen(i) for i in items)
+    emails: list[tuple[int, Email]] = []
+    missing = False
+    for uid in uids:
+        eid = sel.email_ids.get(uid)
+        email = store.email(s.account_id, eid) if eid is not None else None
+        if email is None or email.uid_in(sel.mailbox_id) != uid:
+            missing = True  # expunged by another session, not yet reported (RFC 2180 §4.1.3)
+            continue
+        if cmd.changed_since is not None and email.modseq <= cmd.changed_since:
+            continue
+        emails.append((uid, email))
+    if marks_seen:
+        unseen = [e for _, e in emails if KEYWORD_SEEN not in e.keywords]
+        if unseen:
+            ops = tuple(
+                UpdateEmail(s.account_id, e.id, keywords_add=(KEYWORD_SEEN,)) for e in unseen
+            )
+            await s.ctx.write(Batch(ops, now=s.ctx.now()))
+            changed = {e.id for e in unseen}
+            emails = [
+                (uid, (store.email(s.account_id, e.id) or e) if e.id in changed else e)
+                for uid, e in emails
+            ]
+            sel.forget_flag_news({uid for uid, e in emails if e.id in changed})
+            if "FLAGS" not in names:
+                items.append(C.FetchItem("FLAGS"))
+    for uid, email in emails:
+        seq = sel.seq_of(uid)
+        values: list[Any] = []
+        if cmd.uid or "UID" in names:
+            values += [Atom("UID"), uid]
+        loader = Loader(s, email)
+        for item in items:
+            _item_values(s, item, uid, loader, values)
+        out.append(s.line(seq, Atom("FETCH"), values))
+    if missing:
+        return Done("Some messages were expunged", "EXPUNGEISSUED", "NO")
+    return Done("FETCH completed")
+
+
+def _vanished_since(s: ImapSession, modseq: int, seqset: C.SequenceSet) -> list[int]:
+    sel = s.selected
+    assert sel is not None
+    gone: set[int] = set()
+    for _, entries in s.ctx.store.changes_since(s.account_id, modseq):
+        for e in entries:
+            if e.type == "imap" and e.id == sel.mailbox_id and e.op == "x":
+                gone.add(e.uid)
+    gone -= set(sel.uids)
+    if not gone:
+        return []
+    top = max(gone)
+    return sorted(u for u in gone if seqset.contains(u, top))
+
+
+HANDLERS: dict[type[C.Command], Any] = {C.Fetch: fetch}

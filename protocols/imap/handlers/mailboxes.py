@@ -1,0 +1,281 @@
+"""CREATE, DELETE, RENAME, SUBSCRIBE, UNSUBSCRIBE, LIST (LIST-EXTENDED, LIST-STATUS), LSUB,
+NAMESPACE, STATUS."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from store import Batch, ErrorKind, MailError
+from store.batch import CreateMailbox, DestroyMailbox, UpdateEmail, UpdateMailbox
+from store.ids import object_id
+from store.models import Mailbox
+
+from .. import commands as C
+from ..mutf7 import encode as mutf7_encode
+from ..names import ATTRIBUTE_ROLES, DELIMITER, MailboxTree, normalise
+from ..serializer import ResponseCode
+from ..session import CommandFailed, Done, ImapSession
+from ..values import Atom
+
+
+def tree(s: ImapSession) -> MailboxTree:
+    return MailboxTree(s.ctx.store.mailboxes(s.account_id))
+
+
+def wire_name(s: ImapSession, name: str) -> str:
+    """Mailbox names go out as UTF-8 after ENABLE UTF8=ACCEPT/IMAP4rev2, else modified UTF-7."""
+    return name if s.utf8 else mutf7_encode(name)
+
+
+def require(s: ImapSession, name: str) -> Mailbox:
+    mb = tree(s).find(name)
+    if mb is None:
+        raise CommandFailed("NO", "No such mailbox", "NONEXISTENT")
+    return mb
+
+
+async def _write_one(s: ImapSession, op: Any) -> Any:
+    result = (await s.ctx.write(Batch((op,), now=s.ctx.now())))[0]
+    if result.error is not None:
+        raise result.error
+    return result.value
+
+
+def _check_name(name: str) -> list[str]:
+    parts = name.split(DELIMITER)
+    if not name or any(p == "" for p in parts):
+        raise CommandFailed("NO", "Invalid mailbox name", "CANNOT")
+    return parts
+
+
+async def _create_path(s: ImapSession, name: str, role: str = "") -> int:
+    """Creates ``name`` and any missing superiors (RFC 9051 §6.3.4); the new mailbox's id."""
+    _check_name(name)
+    parent, missing = tree(s).split_new(name)
+    if not missing:
+        raise CommandFailed("NO", "Mailbox already exists", "ALREADYEXISTS")
+    for i, part in enumerate(missing):
+        last = i == len(missing) - 1
+        parent = await _write_one(
+            s, CreateMailbox(s.account_id, part, parent, role if last else "", 0, True)
+        )
+    return int(parent)
+
+
+async def create(s: ImapSession, cmd: C.Create, out: list[bytes]) -> Done:
+    name = normalise(cmd.mailbox).rstrip(DELIMITER)
+    if name.upper() == "INBOX":
+        raise CommandFailed("NO", "INBOX already exists", "ALREADYEXISTS")
+    role = ""
+    for attr in cmd.special_use:
+        role = ATTRIBUTE_ROLES.get(attr.lower(), "")
+        if not role or len(cmd.special_use) > 1:
+            raise CommandFailed("NO", "Unsupported special-use attribute", "USEATTR")
+    try:
+        mbox = await _create_path(s, name, role)
+    except MailError as err:
+        if err.kind is ErrorKind.ALREADY_EXISTS and role:
+            raise CommandFailed("NO", "That special use is taken", "USEATTR") from err
+        raise
+    return Done(
+        "CREATE completed", ResponseCode("MAILBOXID", ([Atom(object_id("mailbox", mbox))],))
+    )
+
+
+async def delete(s: ImapSession, cmd: C.Delete, out: list[bytes]) -> Done:
+    mb = require(s, cmd.mailbox)
+    if mb.role == "inbox":
+        raise CommandFailed("NO", "INBOX cannot be deleted", "CANNOT")
+    await _write_one(s, DestroyMailbox(s.account_id, mb.id, remove_emails=True))
+    return Done("DELETE completed")
+
+
+async def rename(s: ImapSession, cmd: C.Rename, out: list[bytes]) -> Done:
+    t = tree(s)
+    source = t.find(cmd.mailbox)
+    if source is None:
+        raise CommandFailed("NO", "No such mailbox", "NONEXISTENT")
+    new_name = normalise(cmd.new_name).rstrip(DELIMITER)
+    parts = _check_name(new_name)
+    if t.find(new_name) is not None:
+        raise CommandFailed("NO", "Target mailbox already exists", "ALREADYEXISTS")
+    if source.role == "inbox":
+        # RFC 9051 §6.3.6: renaming INBOX moves its messages to a new mailbox; INBOX stays.
+        target = await _create_path(s, new_name)
+        ops = [
+            UpdateEmail(s.account_id, eid, mailboxes_remove=(source.id,), mailboxes_add=(target,))
+            for _, eid in s.ctx.store.mailbox_uids(s.account_id, source.id)
+        ]
+        if ops:
+            await s.ctx.write(Batch(tuple(ops), now=s.ctx.now()))
+        return Done("RENAME completed")
+    parent_name = DELIMITER.join(parts[:-1])
+    parent = 0
+    if parent_name:
+        existing = t.find(parent_name)
+        parent = existing.id if existing is not None else await _create_path(s, parent_name)
+    if parent == source.id or _is_descendant(t, parent, source.id):
+        raise CommandFailed("NO", "Cannot move a mailbox under itself", "CANNOT")
+    await _write_one(s, UpdateMailbox(s.account_id, source.id, name=parts[-1], parent_id=parent))
+    return Done("RENAME completed")
+
+
+def _is_descendant(t: MailboxTree, mbox: int, ancestor: int) -> bool:
+    seen = set()
+    while mbox and mbox not in seen:
+        seen.add(mbox)
+        if mbox == ancestor:
+            return True
+        m = t.by_id.get(mbox)
+        mbox = m.parent_id if m else 0
+    return False
+
+
+async def subscribe(s: ImapSession, cmd: C.Subscribe, out: list[bytes]) -> Done:
+    mb = require(s, cmd.mailbox)
+    await _write_one(s, UpdateMailbox(s.account_id, mb.id, subscribed=True))
+    return Done("SUBSCRIBE completed")
+
+
+async def unsubscribe(s: ImapSession, cmd: C.Unsubscribe, out: list[bytes]) -> Done:
+    mb = require(s, cmd.mailbox)
+    await _write_one(s, UpdateMailbox(s.account_id, mb.id, subscribed=False))
+    return Done("UNSUBSCRIBE completed")
+
+
+# -- LIST ----------------------------------------------------------------------------------
+
+
+def pattern_regex(reference: str, pattern: str) -> re.Pattern[str]:
+    """RFC 9051 §6.3.9: ``*`` matches anything, ``%`` anything but the delimiter."""
+    full = normalise(reference + pattern)
+    out = []
+    for ch in full:
+        if ch == "*":
+            out.append(".*")
+        elif ch == "%":
+            out.append("[^/]*")
+        else:
+            out.append(re.escape(ch))
+    return re.compile("".join(out) + r"\Z", re.DOTALL)
+
+
+async def list_(s: ImapSession, cmd: C.List, out: list[bytes]) -> Done:
+    await _list(s, cmd.tag, cmd.reference, cmd.patterns, cmd.selection, cmd.returns, out, "LIST")
+    return Done("LIST completed")
+
+
+async def lsub(s: ImapSession, cmd: C.Lsub, out: list[bytes]) -> Done:
+    await _list(
+        s,
+        cmd.tag,
+        cmd.reference,
+        (cmd.pattern,),
+        frozenset({"SUBSCRIBED"}),
+        C.ListReturn(),
+        out,
+        "LSUB",
+    )
+    return Done("LSUB completed")
+
+
+async def _list(
+    s: ImapSession,
+    tag: str,
+    reference: str,
+    patterns: tuple[str, ...],
+    selection: frozenset[str],
+    returns: C.ListReturn,
+    out: list[bytes],
+    verb: str,
+) -> None:
+    if patterns == ("",):
+        # RFC 9051 §6.3.9: an empty pattern asks for the delimiter and the root.
+        out.append(s.line(Atom(verb), [Atom("\\Noselect")], DELIMITER, ""))
+        return
+    t = tree(s)
+    regexes = [pattern_regex(reference, p) for p in patterns]
+    subscribed_only = "SUBSCRIBED" in selection
+    special_only = "SPECIAL-USE" in selection
+    show_subscribed = subscribed_only or returns.subscribed
+    for path, mb in sorted(t.by_path.items(), key=lambda kv: (kv[0] != "INBOX", kv[0])):
+        if not any(r.match(path) for r in regexes):
+            continue
+        if subscribed_only and not mb.subscribed:
+            continue
+        attrs = t.attributes(mb)
+        if special_only and len([a for a in attrs if a not in _STRUCTURAL]) == 0:
+            continue
+        if not show_subscribed:
+            attrs = [a for a in attrs if a != "\\Subscribed"]
+        if verb == "LSUB":
+            attrs = [a for a in attrs if a != "\\Subscribed"]
+        out.append(s.line(Atom(verb), [Atom(a) for a in attrs], DELIMITER, wire_name(s, path)))
+        if returns.status:
+            out.append(_status_line(s, mb, path, returns.status))
+
+
+_STRUCTURAL = {"\\HasChildren", "\\HasNoChildren", "\\Subscribed", "\\Noselect"}
+
+
+async def namespace(s: ImapSession, cmd: C.Namespace, out: list[bytes]) -> Done:
+    out.append(s.line(Atom("NAMESPACE"), [["", DELIMITER]], None, None))
+    return Done("NAMESPACE completed")
+
+
+# -- STATUS --------------------------------------------------------------------------------
+
+
+def _status_line(s: ImapSession, mb: Mailbox, path: str, items: tuple[str, ...]) -> bytes:
+    values: list[Any] = []
+    state = s.ctx.store.account(s.account_id)
+    for item in items:
+        item = item.upper()
+        if item == "MESSAGES":
+            value: Any = mb.total
+        elif item == "UIDNEXT":
+            value = mb.uidnext
+        elif item == "UIDVALIDITY":
+            value = mb.uidvalidity
+        elif item == "UNSEEN":
+            value = mb.unseen
+        elif item == "DELETED":
+            value = mb.deleted
+        elif item == "SIZE":
+            value = mb.size
+        elif item == "RECENT":
+            value = 0
+        elif item == "HIGHESTMODSEQ":
+            s.condstore = True
+            value = state.modseq if state else 0
+        elif item == "APPENDLIMIT":
+            value = s.ctx.limits.max_literal_size
+        elif item == "MAILBOXID":
+            value = [object_id("mailbox", mb.id)]
+        else:
+            continue
+        values += [Atom(item), value]
+    return s.line(Atom("STATUS"), wire_name(s, path), values)
+
+
+async def status(s: ImapSession, cmd: C.Status, out: list[bytes]) -> Done:
+    t = tree(s)
+    mb = t.find(cmd.mailbox)
+    if mb is None:
+        raise CommandFailed("NO", "No such mailbox", "NONEXISTENT")
+    out.append(_status_line(s, mb, t.path(mb.id), cmd.items))
+    return Done("STATUS completed")
+
+
+HANDLERS: dict[type[C.Command], Any] = {
+    C.Create: create,
+    C.Delete: delete,
+    C.Rename: rename,
+    C.Subscribe: subscribe,
+    C.Unsubscribe: unsubscribe,
+    C.List: list_,
+    C.Lsub: lsub,
+    C.Namespace: namespace,
+    C.Status: status,
+}

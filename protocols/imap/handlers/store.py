@@ -1,0 +1,88 @@
+"""STORE and UID STORE (RFC 9051 §6.4.6) with UNCHANGEDSINCE (RFC 7162 §3.1.3)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from store import Batch, ErrorKind
+from store.batch import UpdateEmail
+
+from .. import commands as C
+from ..flags import FlagError, to_keywords
+from ..serializer import format_sequence_set
+from ..session import CommandFailed, Done, ImapSession
+from ..values import Atom
+
+
+async def store(s: ImapSession, cmd: C.Store, out: list[bytes]) -> Done:
+    sel = s.selected
+    assert sel is not None
+    if sel.read_only:
+        raise CommandFailed("NO", "Mailbox is read-only", "READ-ONLY")
+    try:
+        keywords = to_keywords(cmd.flags)
+    except FlagError as exc:
+        raise CommandFailed("BAD", str(exc)) from exc
+    if cmd.unchanged_since is not None:
+        s.condstore = True
+    uids = s.resolve(cmd.sequence_set, uid=cmd.uid)
+    targets: list[tuple[int, int]] = []
+    for uid in uids:
+        eid = sel.email_ids.get(uid)
+        if eid is not None:
+            targets.append((uid, eid))
+    ops = []
+    for _, eid in targets:
+        if_modseq = cmd.unchanged_since or 0
+        if cmd.mode == "SET":
+            ops.append(UpdateEmail(s.account_id, eid, keywords_set=keywords, if_modseq=if_modseq))
+        elif cmd.mode == "ADD":
+            ops.append(UpdateEmail(s.account_id, eid, keywords_add=keywords, if_modseq=if_modseq))
+        else:
+            ops.append(
+                UpdateEmail(s.account_id, eid, keywords_remove=keywords, if_modseq=if_modseq)
+            )
+    # UNCHANGEDSINCE 0 always fails (RFC 7162 §3.1.3): modseqs are >= 1.
+    if cmd.unchanged_since == 0:
+        ops = []
+    results = (await s.ctx.write(Batch(tuple(ops), now=s.ctx.now()))).results if ops else ()
+    modified: list[int] = []
+    reported: set[int] = set()
+    expunged = False
+    for (uid, eid), result in zip(targets, results or [None] * len(targets), strict=False):
+        if cmd.unchanged_since == 0 or (
+            result is not None
+            and result.error is not None
+            and result.error.kind is ErrorKind.STATE_MISMATCH
+        ):
+            modified.append(uid if cmd.uid else (sel.seq_of(uid) or 0))
+            continue
+        if result is None or result.error is not None:
+            expunged = True
+            continue
+        email = s.ctx.store.email(s.account_id, eid)
+        if email is None:
+            expunged = True
+            continue
+        reported.add(uid)
+        values: list[Any] = []
+        if cmd.uid:
+            values += [Atom("UID"), uid]
+        if not cmd.silent:
+            values += [Atom("FLAGS"), [Atom(f) for f in sel.flags_of(uid, email)]]
+        if s.condstore:
+            values += [Atom("MODSEQ"), [email.modseq]]
+        # RFC 7162 §3.1.3: with UNCHANGEDSINCE the new MODSEQ is sent even for .SILENT.
+        if not cmd.silent or cmd.unchanged_since is not None:
+            out.append(s.line(sel.seq_of(uid), Atom("FETCH"), values))
+    sel.forget_flag_news(reported)
+    if modified:
+        return Done(
+            "Some messages were modified", f"MODIFIED {format_sequence_set(sorted(modified))}"
+        )
+    if expunged:
+        return Done("Some messages were expunged", "EXPUNGEISSUED", "NO")
+    return Done("STORE completed")
+
+
+HANDLERS: dict[type[C.Command], Any] = {C.Store: store}

@@ -1,0 +1,214 @@
+"""One session's view of its selected mailbox: sequence numbers, and the changes not yet told.
+
+The store's change log has per-mailbox UID events (``imap`` entries: appended, flags changed,
+expunged).  A session polls it from the modseq it last saw and keeps three kinds of news:
+new UIDs (reported as EXISTS), flag changes (FETCH FLAGS) and expunges.  Expunges renumber
+sequence numbers, so they are only reported when RFC 9051 §7.5.1 allows it: never during FETCH,
+STORE or SEARCH (nor UID forms — RFC 2180 §4.1.4 lets us defer them for every command but NOOP,
+CHECK, IDLE, EXPUNGE, CLOSE and selection changes, which is what Dovecot does too).  A message
+expunged before it was announced is never announced at all.
+"""
+
+from __future__ import annotations
+
+import bisect
+import threading
+from dataclasses import dataclass, field
+
+from store import Store, keys
+from store.models import Email
+
+from .flags import to_flags
+
+
+@dataclass
+class Untagged:
+    """News to report, in the order the server should write it."""
+
+    expunged_seqs: list[int] = field(default_factory=list)  # EXPUNGE n, already in write order
+    vanished_uids: list[int] = field(default_factory=list)  # VANISHED (QRESYNC clients)
+    exists: int | None = None
+    recent: int | None = None
+    flag_updates: list[tuple[int, int, Email]] = field(default_factory=list)  # (seq, uid, email)
+
+    def __bool__(self) -> bool:
+        return bool(
+            self.expunged_seqs
+            or self.vanished_uids
+            or self.exists is not None
+            or self.recent is not None
+            or self.flag_updates
+        )
+
+
+class RecentTracker:
+    """\\Recent (IMAP4rev1): a new message is recent in exactly one session — the first that
+    sees it with the mailbox selected read-write (RFC 3501 §2.3.2)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._claimed: dict[tuple[int, int], int] = {}
+
+    def claim(self, acct: int, mbox: int, uids: list[int]) -> set[int]:
+        with self._lock:
+            top = self._claimed.get((acct, mbox), 0)
+            mine = {u for u in uids if u > top}
+            if mine:
+                self._claimed[(acct, mbox)] = max(mine)
+            return mine
+
+
+class SelectedMailbox:
+    def __init__(
+        self,
+        store: Store,
+        account_id: int,
+        mailbox_id: int,
+        *,
+        read_only: bool,
+        recent: RecentTracker | None = None,
+    ) -> None:
+        self.store = store
+        self.account_id = account_id
+        self.mailbox_id = mailbox_id
+        self.read_only = read_only
+        self._recent_tracker = recent
+        mb = store.mailbox(account_id, mailbox_id)
+        state = store.account(account_id)
+        if mb is None or state is None:
+            raise LookupError("mailbox vanished")
+        # Read the UID list and the modseq it corresponds to consistently: poll() from this
+        # modseq re-reads any change that raced with the scan, and events are idempotent.
+        self.modseq = state.modseq
+        self.uidvalidity = mb.uidvalidity
+        members = store.mailbox_uids(account_id, mailbox_id)
+        self.uids: list[int] = [uid for uid, _ in members]
+        self.email_ids: dict[int, int] = dict(members)
+        self._new: list[int] = []
+        self._expunged: set[int] = set()
+        self._flags: set[int] = set()
+        self.recent: set[int] = set()
+        if recent is not None and not read_only:
+            self.recent = recent.claim(account_id, mailbox_id, self.uids)
+
+    # -- numbers -----------------------------------------------------------------------------
+    @property
+    def exists(self) -> int:
+        return len(self.uids)
+
+    def seq_of(self, uid: int) -> int | None:
+        i = bisect.bisect_left(self.uids, uid)
+        return i + 1 if i < len(self.uids) and self.uids[i] == uid else None
+
+    def uid_at(self, seq: int) -> int:
+        return self.uids[seq - 1]
+
+    def is_expunged(self, uid: int) -> bool:
+        """Expunged in the store but still visible to this session (not yet reported)."""
+        return uid in self._expunged
+
+    # -- news --------------------------------------------------------------------------------
+    def poll(self) -> bool:
+        """Reads the change log since the last poll; True if the mailbox has news."""
+        state = self.store.account(self.account_id)
+        if state is None or self.store.mailbox(self.account_id, self.mailbox_id) is None:
+            # Account or mailbox deleted: everything is expunged.
+            self._expunged.update(self.uids)
+            self._new.clear()
+            return bool(self.uids)
+        if state.modseq == self.modseq:
+            return self.has_news()
+        if state.changes_floor > self.modseq:
+            self._resync()
+            self.modseq = state.modseq
+            return self.has_news()
+        visible = set(self.uids)
+        for modseq, entries in self.store.changes_since(self.account_id, self.modseq):
+            for e in entries:
+                if e.type != "imap" or e.id != self.mailbox_id:
+                    continue
+                if e.op == "a":
+                    if e.uid not in visible and e.uid not in self._new:
+                        self._new.append(e.uid)
+                elif e.op == "x":
+                    if e.uid in self._new:
+                        self._new.remove(e.uid)
+                    elif e.uid in visible:
+                        self._expunged.add(e.uid)
+                    self._flags.discard(e.uid)
+                elif e.op == "f" and (e.uid in visible or e.uid in self._new):
+                    self._flags.add(e.uid)
+            self.modseq = modseq
+        for uid in self._new:
+            eid = self._lookup(uid)
+            if eid is not None:
+                self.email_ids[uid] = eid
+        self._new = [u for u in self._new if u in self.email_ids]
+        return self.has_news()
+
+    def _lookup(self, uid: int) -> int | None:
+        data = self.store.get(keys.uid(self.account_id, self.mailbox_id, uid))
+        return None if data is None else int.from_bytes(data, "big")
+
+    def _resync(self) -> None:
+        """History was compacted past our modseq: compare UID lists instead."""
+        current = dict(self.store.mailbox_uids(self.account_id, self.mailbox_id))
+        visible = set(self.uids)
+        self._expunged.update(visible - set(current))
+        self._new = sorted(set(current) - visible)
+        self.email_ids.update(current)
+        self._flags.update(visible & set(current))
+
+    def has_news(self) -> bool:
+        return bool(self._new or self._expunged or self._flags)
+
+    def take_news(self, *, allow_expunge: bool, qresync: bool = False) -> Untagged:
+        """The untagged responses due now, applied to this view's numbering."""
+        news = Untagged()
+        if allow_expunge and self._expunged:
+            if qresync:
+                news.vanished_uids = sorted(self._expunged)
+            else:
+                # Highest first, so that every number is still valid when the client reads it.
+                news.expunged_seqs = sorted(
+                    (s for s in (self.seq_of(u) for u in self._expunged) if s is not None),
+                    reverse=True,
+                )
+            self.uids = [u for u in self.uids if u not in self._expunged]
+            for uid in self._expunged:
+                self.email_ids.pop(uid, None)
+                self.recent.discard(uid)
+            self._expunged.clear()
+        if self._new:
+            self.uids.extend(sorted(self._new))
+            self.uids.sort()
+            if self._recent_tracker is not None and not self.read_only:
+                self.recent |= self._recent_tracker.claim(
+                    self.account_id, self.mailbox_id, self._new
+                )
+            self._new.clear()
+            news.exists = len(self.uids)
+            news.recent = len(self.recent)
+        if self._flags:
+            for uid in sorted(self._flags):
+                seq = self.seq_of(uid)
+                eid = self.email_ids.get(uid)
+                if seq is None or eid is None or uid in self._expunged:
+                    continue
+                email = self.store.email(self.account_id, eid)
+                if email is not None:
+                    news.flag_updates.append((seq, uid, email))
+            self._flags.clear()
+        return news
+
+    def forget_flag_news(self, uids: set[int]) -> None:
+        """After this session's own STORE (or FETCH setting \\Seen) reported these UIDs' flags
+        itself: read the log up to now, then drop the echo of our own change."""
+        self.poll()
+        self._flags -= uids
+
+    def flags_of(self, uid: int, email: Email) -> list[str]:
+        flags = to_flags(email.keywords)
+        if uid in self.recent:
+            flags.append("\\Recent")
+        return flags

@@ -1,0 +1,338 @@
+"""One IMAP connection's state and the dispatch of parsed commands to their handlers.
+
+The session is transport-free: ``execute(command)`` returns the bytes to write and, for the few
+commands that change the transport (STARTTLS, COMPRESS, IDLE, AUTHENTICATE continuations,
+LOGOUT), an :class:`Action` for the server.  Handlers live in one module per command family
+(``handlers/``); they raise :class:`CommandFailed` or :class:`store.MailError` to refuse.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from store import MailError
+
+from . import commands as C
+from .context import ImapContext
+from .errors import response_for_error
+from .selected import SelectedMailbox, Untagged
+from .serializer import ResponseCode, tagged, untagged, untagged_status
+from .values import Atom
+
+log = logging.getLogger(__name__)
+
+
+class State(enum.Enum):
+    NOT_AUTHENTICATED = "not authenticated"
+    AUTHENTICATED = "authenticated"
+    SELECTED = "selected"
+    LOGOUT = "logout"
+
+
+class Action(enum.Enum):
+    STARTTLS = "starttls"
+    COMPRESS = "compress"
+    IDLE = "idle"
+    AUTH_CONTINUE = "auth-continue"
+    LOGOUT = "logout"
+
+
+ANY = frozenset(State) - {State.LOGOUT}
+NOT_AUTH = frozenset({State.NOT_AUTHENTICATED})
+AUTHED = frozenset({State.AUTHENTICATED, State.SELECTED})
+SELECTED = frozenset({State.SELECTED})
+
+# RFC 9051 §3: the state table. Commands absent from a state's set get BAD.
+STATES: dict[type[C.Command], frozenset[State]] = {
+    C.Capability: ANY,
+    C.Noop: ANY,
+    C.Logout: ANY,
+    C.Id: ANY,
+    C.StartTls: NOT_AUTH,
+    C.Authenticate: NOT_AUTH,
+    C.Login: NOT_AUTH,
+    C.Enable: AUTHED,
+    C.Select: AUTHED,
+    C.Create: AUTHED,
+    C.Delete: AUTHED,
+    C.Rename: AUTHED,
+    C.Subscribe: AUTHED,
+    C.Unsubscribe: AUTHED,
+    C.List: AUTHED,
+    C.Lsub: AUTHED,
+    C.Namespace: AUTHED,
+    C.Status: AUTHED,
+    C.Append: AUTHED,
+    C.Idle: AUTHED,
+    C.GetQuota: AUTHED,
+    C.GetQuotaRoot: AUTHED,
+    C.SetQuota: AUTHED,
+    C.Compress: AUTHED,
+    C.Check: SELECTED,
+    C.Close: SELECTED,
+    C.Unselect: SELECTED,
+    C.Expunge: SELECTED,
+    C.Search: SELECTED,
+    C.Fetch: SELECTED,
+    C.Store: SELECTED,
+    C.Copy: SELECTED,
+    C.Move: SELECTED,
+    C.Sort: SELECTED,
+    C.Thread: SELECTED,
+}
+
+# RFC 9051 §7.5.1 / RFC 2180 §4.1: no EXPUNGE while the client may hold sequence numbers from
+# this command (FETCH, STORE, SEARCH and their UID forms); COPY/MOVE too (they name sequence
+# numbers).  Everything else may renumber.
+NO_EXPUNGE_NEWS = (C.Fetch, C.Store, C.Search, C.Sort, C.Thread, C.Copy, C.Move)
+
+
+class CommandFailed(Exception):
+    """A tagged NO/BAD with a response code, raised by handlers."""
+
+    def __init__(self, status: str, text: str, code: str | ResponseCode | None = None) -> None:
+        super().__init__(text)
+        self.status = status
+        self.text = text
+        self.code = code
+
+
+@dataclass
+class Outcome:
+    data: bytes
+    action: Action | None = None
+    payload: Any = None
+
+
+@dataclass
+class Done:
+    """A handler's tagged completion."""
+
+    text: str = "completed"
+    code: str | ResponseCode | None = None
+    status: str = "OK"
+    action: Action | None = None
+    payload: Any = None
+
+
+Handler = Callable[["ImapSession", Any, list[bytes]], Awaitable[Done]]
+
+BASE_CAPABILITIES = (
+    "IMAP4rev2",
+    "IMAP4rev1",
+    "LITERAL+",
+    "ENABLE",
+    "IDLE",
+    "NAMESPACE",
+    "UNSELECT",
+    "UIDPLUS",
+    "MOVE",
+    "CONDSTORE",
+    "QRESYNC",
+    "LIST-EXTENDED",
+    "LIST-STATUS",
+    "SPECIAL-USE",
+    "CREATE-SPECIAL-USE",
+    "CHILDREN",
+    "ESEARCH",
+    "SEARCHRES",
+    "WITHIN",
+    "SORT",
+    "SORT=DISPLAY",
+    "THREAD=REFERENCES",
+    "THREAD=ORDEREDSUBJECT",
+    "QUOTA",
+    "QUOTA=RES-STORAGE",
+    "BINARY",
+    "MULTIAPPEND",
+    "STATUS=SIZE",
+    "OBJECTID",
+    "UTF8=ACCEPT",
+    "ID",
+    "PREVIEW",
+)
+
+
+class ImapSession:
+    def __init__(
+        self, ctx: ImapContext, *, tls_active: bool = False, peer: str = "", compress: bool = True
+    ) -> None:
+        self.ctx = ctx
+        self.tls_active = tls_active
+        self.peer = peer
+        self.state = State.NOT_AUTHENTICATED
+        self.account_id = 0
+        self.username = ""
+        self.selected: SelectedMailbox | None = None
+        self.enabled: set[str] = set()
+        self.condstore = False  # CONDSTORE "enabled" by ENABLE or any CONDSTORE command
+        self.searchres: list[int] = []  # UIDs saved by SEARCH RETURN (SAVE) (RFC 5182)
+        self.compress_available = compress
+        self.compressed = False
+        self.bad_commands = 0
+        self.auth_state: Any = None  # AUTHENTICATE in progress
+        self.user_slot: str | None = None  # the per-user connection slot held after login
+
+    # -- properties ----------------------------------------------------------------------------
+    @property
+    def rev2(self) -> bool:
+        return "IMAP4REV2" in self.enabled
+
+    @property
+    def utf8(self) -> bool:
+        """UTF-8 in quoted strings and mailbox names (IMAP4rev2 or UTF8=ACCEPT)."""
+        return "UTF8=ACCEPT" in self.enabled or self.rev2
+
+    @property
+    def qresync(self) -> bool:
+        return "QRESYNC" in self.enabled
+
+    def capabilities(self) -> list[str]:
+        caps = list(BASE_CAPABILITIES)
+        caps.append(f"APPENDLIMIT={self.ctx.limits.max_literal_size}")
+        if self.state is State.NOT_AUTHENTICATED:
+            if self.ctx.tls_available and not self.tls_active:
+                caps.append("STARTTLS")
+            if self.tls_active or self.ctx.allow_plaintext_auth:
+                caps += ["AUTH=PLAIN", "AUTH=LOGIN", "SASL-IR"]
+            else:
+                caps.append("LOGINDISABLED")  # RFC 9051 §6.2.3
+        elif self.compress_available and not self.compressed:
+            caps.append("COMPRESS=DEFLATE")
+        return caps
+
+    def greeting(self) -> bytes:
+        caps = " ".join(self.capabilities())
+        return untagged_status("OK", "stalwart-py ready", f"CAPABILITY {caps}")
+
+    def line(self, *values: Any) -> bytes:
+        return untagged(*values, utf8=self.utf8)
+
+    # -- dispatch ------------------------------------------------------------------------------
+    async def execute(self, cmd: C.Command) -> Outcome:
+        allowed = STATES.get(type(cmd))
+        if allowed is None or self.state not in allowed:
+            self.bad_commands += 1
+            return Outcome(
+                tagged(cmd.tag, "BAD", f"Command not valid in the {self.state.value} state")
+            )
+        from .handlers import HANDLERS
+
+        out: list[bytes] = []
+        try:
+            done = await HANDLERS[type(cmd)](self, cmd, out)
+        except CommandFailed as failure:
+            if failure.status == "BAD":
+                self.bad_commands += 1
+            done = Done(failure.text, failure.code, failure.status)
+        except MailError as err:
+            resp = response_for_error(err)
+            done = Done(resp.text, resp.code, resp.status)
+        except Exception:
+            ref = uuid.uuid4().hex[:12]
+            log.exception("IMAP %s failed for %s (ref %s)", type(cmd).__name__, self.username, ref)
+            done = Done(f"Internal error, reference {ref}", "SERVERBUG", "NO")
+        return self._complete(cmd.tag, done, out, not isinstance(cmd, NO_EXPUNGE_NEWS))
+
+    def _complete(self, tag: str, done: Done, out: list[bytes], allow_expunge: bool) -> Outcome:
+        if done.action in (Action.AUTH_CONTINUE, Action.IDLE):
+            # No tagged reply yet: a continuation request, or IDLE until DONE.
+            return Outcome(b"".join(out) + (done.payload or b""), done.action)
+        if done.status != "BAD" and done.action is None:
+            out.append(self.news(allow_expunge=allow_expunge))
+        out.append(tagged(tag, done.status, done.text, done.code))  # type: ignore[arg-type]
+        return Outcome(b"".join(out), done.action, done.payload)
+
+    async def auth_line(self, tag: str, line: bytes) -> Outcome:
+        """The client's reply to an AUTHENTICATE continuation request."""
+        from .handlers.auth import auth_continue
+
+        try:
+            done = await auth_continue(self, line)
+        except CommandFailed as failure:
+            done = Done(failure.text, failure.code, failure.status)
+        return self._complete(tag, done, [], True)
+
+    # -- unsolicited news ----------------------------------------------------------------------
+    def news(self, *, allow_expunge: bool) -> bytes:
+        sel = self.selected
+        if sel is None:
+            return b""
+        sel.poll()
+        return self.render_news(sel.take_news(allow_expunge=allow_expunge, qresync=self.qresync))
+
+    def render_news(self, news: Untagged) -> bytes:
+        if not news:
+            return b""
+        sel = self.selected
+        assert sel is not None
+        out = [b"* %d EXPUNGE\r\n" % seq for seq in news.expunged_seqs]
+        if news.vanished_uids:
+            from .serializer import format_sequence_set
+
+            out.append(b"* VANISHED " + format_sequence_set(news.vanished_uids).encode() + b"\r\n")
+        if news.exists is not None:
+            out.append(b"* %d EXISTS\r\n" % news.exists)
+            if not self.rev2:
+                out.append(b"* %d RECENT\r\n" % (news.recent or 0))
+        for seq, uid, email in news.flag_updates:
+            items: list[Any] = [Atom("UID"), uid, Atom("FLAGS"), sel.flags_of(uid, email)]
+            if self.condstore:
+                items += [Atom("MODSEQ"), [email.modseq]]
+            out.append(self.line(seq, Atom("FETCH"), _atoms_in(items)))
+        return b"".join(out)
+
+    # -- sequence sets -------------------------------------------------------------------------
+    def resolve(self, seqset: C.SequenceSet, *, uid: bool) -> list[int]:
+        """The UIDs a sequence set names in the selected mailbox, ascending.
+
+        Sequence numbers beyond the mailbox are a client error (BAD, RFC 9051 §9
+        "seq-number"); UIDs that do not exist are simply not there (§6.4.8)."""
+        sel = self.selected
+        assert sel is not None
+        if seqset.saved:
+            saved = set(self.searchres)
+            return [u for u in sel.uids if u in saved]
+        if uid:
+            top = sel.uids[-1] if sel.uids else 0
+            spans = seqset.normalized(max(top, 1)) if sel.uids else ()
+            import bisect
+
+            out: list[int] = []
+            for lo, hi in spans:
+                i = bisect.bisect_left(sel.uids, lo)
+                while i < len(sel.uids) and sel.uids[i] <= hi:
+                    out.append(sel.uids[i])
+                    i += 1
+            # "UID n:*" where n > highest still names the highest UID (RFC 9051 §6.4.8 note).
+            if not out and seqset.has_star and sel.uids:
+                out = [sel.uids[-1]]
+            return out
+        exists = sel.exists
+        for a, b in seqset.ranges:
+            for n in (a, b):
+                if n is not None and (n > exists or n == 0):
+                    raise CommandFailed("BAD", "Invalid message sequence number")
+        if exists == 0:
+            if seqset.ranges:
+                raise CommandFailed("BAD", "No messages in the mailbox")
+            return []
+        return [sel.uid_at(s) for s in seqset.iter(exists)]
+
+
+def _atoms_in(items: list[Any]) -> list[Any]:
+    """FLAGS lists hold flag atoms, not strings."""
+    out: list[Any] = []
+    for item in items:
+        if isinstance(item, list) and item and all(isinstance(x, str) for x in item):
+            out.append([Atom(x) for x in item])
+        elif isinstance(item, list) and not item:
+            out.append([])
+        else:
+            out.append(item)
+    return out

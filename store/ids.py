@@ -1,0 +1,19 @@
+"""Public id strings for stored objects: JMAP ids (RFC 8620 §1.2) and IMAP OBJECTID (RFC 8474).
+
+Both protocols show the same string for the same object, so a client using both sees one truth.
+"""
+
+from __future__ import annotations
+
+_PREFIX = {"email": "e", "thread": "t", "mailbox": "m"}
+
+
+def object_id(kind: str, number: int) -> str:
+    return f"{_PREFIX[kind]}{number}"
+
+
+def parse_object_id(kind: str, text: str) -> int | None:
+    prefix = _PREFIX[kind]
+    if not text.startswith(prefix) or not text[1:].isdigit() or len(text) > 12:
+        return None
+    return int(text[1:])
