@@ -152,10 +152,16 @@ class Indexer:
 
     # -- work --------------------------------------------------------------------------------
     def _run(self) -> None:
+        """Index what changed; commit every ``commit_interval`` or ``batch_size`` documents, not
+        after every message (a tantivy commit costs milliseconds and syncs files)."""
         while True:
             with self._cv:
                 if not self._pending and not self._stopping:
-                    self._cv.wait(timeout=self.commit_interval)
+                    if self._uncommitted:
+                        due = self._last_commit + self.commit_interval - time.monotonic()
+                        self._cv.wait(timeout=max(due, 0.0))
+                    else:
+                        self._cv.wait()
                 if self._stopping:
                     return
                 accounts = sorted(self._pending)
@@ -169,7 +175,6 @@ class Indexer:
                     if self._uncommitted and (
                         time.monotonic() - self._last_commit >= self.commit_interval
                         or self._uncommitted >= self.batch_size
-                        or not self._pending
                     ):
                         self._commit()
             except Exception:

@@ -14,8 +14,14 @@ from .codec import pack, unpack
 R = TypeVar("R")
 
 
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
 def encode_record(obj: Any) -> bytes:
-    return pack(tuple(getattr(obj, f.name) for f in dataclasses.fields(obj)))
+    names = _FIELD_NAMES.get(type(obj))
+    if names is None:
+        names = _FIELD_NAMES[type(obj)] = tuple(f.name for f in dataclasses.fields(obj))
+    return pack([getattr(obj, n) for n in names])
 
 
 def decode_record(cls: type[R], data: bytes) -> R:

@@ -55,7 +55,6 @@ from .state import State, Trigger, next_state
 Step = Event | _NeedData | None
 
 # While reading DATA, a line longer than this without a newline is passed on in pieces.
-_DATA_FLUSH = 64 * 1024
 _FROM_RE = re.compile(r"FROM:[ ]*", re.IGNORECASE)
 _TO_RE = re.compile(r"TO:[ ]*", re.IGNORECASE)
 _KEYWORD_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]*")
@@ -358,36 +357,53 @@ class LmtpConnection:
         return self._dispatch(line)
 
     def _read_data(self) -> Step:
-        """Dot-unstuff DATA lines until <CRLF>.<CRLF> (RFC 5321 §4.1.1.4, §4.5.2).
+        """Dot-unstuff DATA until <CRLF>.<CRLF> (RFC 5321 §4.1.1.4, §4.5.2).
 
         A line only starts after CRLF; a bare LF does not start one, so "<LF>.<CRLF>" neither
         ends the message nor gets unstuffed (this closes the "SMTP smuggling" ambiguity).
+        Only a "." at a line start is special, so the scan jumps from one "<CRLF>." to the
+        next and hands everything between over in one piece.
         """
         buf = self._buf
-        pos = 0
+        n = len(buf)
+        pos = seg = 0
+        line_start = self._line_start
         finished = False
         while True:
-            nl = buf.find(b"\n", pos)
-            if nl < 0:
-                rest = len(buf) - pos
-                if rest > _DATA_FLUSH:
-                    piece = bytes(buf[pos:])
-                    if self._line_start and piece.startswith(b"."):
-                        piece = piece[1:]
-                    self._add_data(piece)
-                    self._line_start = False
-                    pos = len(buf)
-                break
-            line = bytes(buf[pos : nl + 1])
-            pos = nl + 1
-            if self._line_start and line.startswith(b"."):
-                if line == b".\r\n":
+            if line_start and pos < n and buf[pos] == 0x2E:  # "." at a line start
+                if n - pos < 3 and buf[pos:] in (b".", b".\r"):
+                    break  # cannot tell the end marker from stuffing yet
+                if buf[pos : pos + 3] == b".\r\n":
+                    if pos > seg:
+                        self._add_data(bytes(buf[seg:pos]))
+                    pos += 3
+                    seg = pos
                     finished = True
                     break
-                line = line[1:]
-            self._add_data(line)
-            self._line_start = line.endswith(b"\r\n")
+                if pos > seg:
+                    self._add_data(bytes(buf[seg:pos]))
+                pos += 1  # drop the stuffed dot
+                seg = pos
+            elif line_start and pos >= n:
+                break
+            j = buf.find(b"\r\n.", pos)
+            if j >= 0:
+                pos = j + 2
+                line_start = True
+                continue
+            # No dot-line left in the buffer; keep a trailing CR that may begin a CRLF.
+            if buf.endswith(b"\r\n"):
+                pos, line_start = n, True
+            elif buf.endswith(b"\r"):
+                pos, line_start = n - 1, False
+            else:
+                pos, line_start = n, False
+            pos = max(pos, seg)
+            break
+        if pos > seg:
+            self._add_data(bytes(buf[seg:pos]))
         del buf[:pos]
+        self._line_start = line_start
         if finished:
             return self._finish_message()
         if self._eof:
