@@ -12,7 +12,7 @@ Two signals, both computed in one pass over (at most) the first few KB of text:
 
 The best-scoring language wins only when it has enough evidence (an absolute minimum and a margin
 over the runner-up); otherwise :func:`detect_language` returns ``None`` and the caller falls back
-to its configured default.  Measured ≈0.1–0.3 ms for 4 KB of text.
+to its configured default.  Only the first 2 KB are read: ≈0.2–0.5 ms per call.
 """
 
 from __future__ import annotations
@@ -26,43 +26,60 @@ __all__ = ["SUPPORTED_LANGUAGES", "detect_language", "normalize_language"]
 _PROFILES: Mapping[str, str] = {
     "en": """the of and to in is that it for was on are with as be this have from at by not
         but you or an they which we his her had has were would there their been will what
-        all can if when do does did your our about them so than these those just i my me""",
+        all can if when do does did your our about them so than these those just i my me
+        please thanks regards hello dear attached find let know could should may also how who""",
     "de": """der die das und ist nicht den dem des ein eine einen einem einer es sich mit von
         auf für im zu auch wir ich sie er ihr sind war wird werden hat haben bei oder aber
-        wie noch nach aus wenn nur kann können über uns mir dass schon""",
+        wie noch nach aus wenn nur kann können über uns mir dass schon
+        bitte danke grüße hallo liebe anbei vielen gruß sehr geehrte freundlichen ihnen
+        diese dieser zum zur vom""",
     "fr": """le la les de des du et est un une que qui dans pour pas sur au aux ce cette ces
         il elle ils nous vous je ne se sont avec par plus mais ou son sa ses leur été être
-        avoir fait comme tout très était""",
+        avoir fait comme tout très était
+        dont avons lors ci vos votre notre nos merci bonjour cordialement aussi ainsi même
+        alors peut""",
     "es": """el la los las de del y que en un una es por para con no se su sus al lo como
         más pero este esta está son fue ha muy también sin sobre entre cuando todo yo usted
-        hay ser nos tiene desde""",
+        hay ser nos tiene desde
+        por favor ayer gracias hola usted nosotros hemos han sido estos saludos adjunto puede""",
     "it": """il lo la gli le di del della dei delle e che un una è per non con si sono da
         nel nella al alla come più ma anche questo questa ha sono era io tu lui lei noi voi
-        loro ci ne molto essere stato""",
+        loro ci ne molto essere stato
+        cui abbiamo durante grazie sul siamo hanno degli nelle sia può ciao saluti allegato""",
     "pt": """o a os as de do da dos das e que um uma é em no na nos nas por para com não se
         ao aos mais mas como foi são seu sua seus pelo pela você ele ela eles isso este esta
-        muito também já está""",
+        muito também já está
+        obrigado olá favor anexo pelos pelas seus nós temos foram sido pode mas""",
     "nl": """de het een en van in is dat die op te niet zijn met voor er aan ook als maar
         om bij of door hij zij wij ik je we heeft hebben was werd wordt worden naar deze
-        dit dan nog wel kan""",
+        dit dan nog wel kan
+        bedankt groeten hallo bijlage graag uw onze jullie hebt heb zou kunnen moet""",
     "ru": """и в не на что с по как это он она они я мы вы то но из у за от к для же был
-        была было были все его её их так уже или бы только если когда мне вот""",
+        была было были все его её их так уже или бы только если когда мне вот
+        спасибо здравствуйте пожалуйста вложении который которые мы вас нас при""",
     "da": """og i at det er en til på som de med af for ikke den har var et jeg vi kan
         men om der skal han hun fra blev være ved eller også efter meget mig hvad nogle
-        noget nogen hvor også dig sig os jer efter""",
+        noget nogen hvor også dig sig os jer efter
+        tak hilsen venlig vedhæftet jeres vores kunne skulle""",
     "no": """og i er det en til på som de med av for ikke den har var et jeg vi kan men om
         der skal han hun fra ble være ved eller også etter meg hva jo noen noe hvor deg seg
-        oss dere å""",
+        oss dere å
+        takk hilsen vennlig vedlagt deres våre kunne skulle""",
     "sv": """och i att det är en som på de med av för inte den har var ett jag vi kan men
-        om till skall ska han hon från blev vara vid eller också efter mycket mig""",
+        om till skall ska han hon från blev vara vid eller också efter mycket mig
+        tack hälsningar vänliga bifogad era våra kunde skulle här än""",
     "fi": """ja on ei se että oli ovat hän mutta kun tai myös kuin niin jos sen ole olla
-        tämä joka mitä minä sinä me te he vain ovat oli hänen siitä sitä""",
+        tämä joka mitä minä sinä me te he vain ovat oli hänen siitä sitä
+        kiitos terveisin hei liitteenä voisitko meidän teidän""",
     "hu": """a az és hogy nem is egy van volt meg de ez azt csak mint még már el ki be
-        fel vagy ha kell lesz lett most minden ezt vannak""",
+        fel vagy ha kell lesz lett most minden ezt vannak
+        köszönöm üdvözlettel szia kérem csatolva mi ti önök""",
     "ro": """și în de la cu pe nu este că un o care se din pentru mai sunt ce dar să fost
-        sau au am lui ei acest această foarte""",
+        sau au am lui ei acest această foarte
+        mulțumesc salut vă rog atașat noi voi sunteți avem""",
     "tr": """ve bir bu da de için ile çok ne gibi daha ama olarak sonra kadar değil var
-        ben sen biz siz onlar olan şey her mi mı""",
+        ben sen biz siz onlar olan şey her mi mı
+        teşekkürler merhaba lütfen ekte saygılarımla bizim sizin""",
 }
 
 # First-letter code point ranges whose words pin the language (inclusive); "cyrl" is
@@ -95,8 +112,8 @@ def _build() -> None:
 _build()
 
 _WORD_RE = re.compile(r"[^\W\d_]+")
-_MAX_CHARS = 4096
-_MIN_SCORE = 2.0
+_MAX_CHARS = 2048
+_MIN_SCORE = 1.5
 _MARGIN = 1.15
 
 

@@ -148,7 +148,12 @@ Query: TypeAlias = Text | Phrase | Prefix | And | Or | Not
 
 
 class FtsIndex(Protocol):
-    """A full-text index backend.  Not thread-safe: one caller (the indexer) at a time.
+    """A full-text index backend.
+
+    Threads: the writing calls (``add``, ``remove``, ``remove_account``, ``set_cursors``,
+    ``commit``, ``clear``, ``close``) must come from one thread at a time (the indexer); the reading
+    calls (``search``, ``snippet``, ``count``, ``get_cursor``, ``all_cursors``) may run
+    concurrently from other threads, e.g. under ``trio.to_thread.run_sync``.
 
     Changes (``add``, ``remove``, ``remove_account``, ``set_cursors``) become visible to
     ``search``/``snippet``/``count``/``all_cursors`` and durable only at ``commit()``, together.
