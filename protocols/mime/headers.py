@@ -100,6 +100,8 @@ def header_values(raw: bytes, part: MimePart, name: str) -> list[str]:
 _TOKEN_CHARS = r"!#$%&'*+.^_`{|}~0-9A-Za-z-"
 # The lookbehind lets only the first blank of a run start a match: linear, not quadratic.
 _NEXT_PARAM = re.compile(r"(?<![ \t\r\n])[ \t\r\n]+[" + _TOKEN_CHARS + r"]+=")
+_QUOTED = re.compile(r'"((?:[^"\\]|\\.)*)(?:"|\Z)', re.DOTALL)
+_QUOTED_PAIR = re.compile(r"\\(.)", re.DOTALL)
 _SECTION = re.compile(r"^(.*?)\*(?:(\d{1,3})\*?|)$")
 
 
@@ -113,9 +115,9 @@ def _read_params(text: str, pos: int) -> list[tuple[str, str, bool]]:
             pos += 1
         if pos >= n:
             break
-        eq = text.find("=", pos)
         semi = text.find(";", pos)
-        if eq < 0 or (0 <= semi < eq):
+        eq = text.find("=", pos, n if semi < 0 else semi)
+        if eq < 0:
             if semi < 0:
                 break
             pos = semi + 1  # a parameter without "=": skip it
@@ -127,15 +129,14 @@ def _read_params(text: str, pos: int) -> list[tuple[str, str, bool]]:
         while pos < n and text[pos] in " \t":
             pos += 1
         if pos < n and text[pos] == '"':
-            pos += 1
-            chars: list[str] = []
-            while pos < n and text[pos] != '"':
-                if text[pos] == "\\" and pos + 1 < n:
-                    pos += 1
-                chars.append(text[pos])
-                pos += 1
-            pos += 1
-            value, quoted = "".join(chars), True
+            q = _QUOTED.match(text, pos)
+            if q is None:  # unterminated, ending in a lone backslash
+                value, pos = text[pos + 1 :].rstrip("\\"), n
+            else:
+                value, pos = q.group(1), q.end()
+            if "\\" in value:
+                value = _QUOTED_PAIR.sub(r"\1", value)
+            quoted = True
         else:
             semi = text.find(";", pos)
             stop = n if semi < 0 else semi
