@@ -6,9 +6,9 @@ STAMP := $(VENV)/.installed
 
 .PHONY: run test test-all bench lint typecheck fuzz clean debian-tools
 
-# Debian tools the interop tests drive (swaks). Installed through apt-get when it is available and
-# we are root; otherwise the tests that need them skip with a visible reason.
-DEBIAN_TOOLS := swaks
+# Debian tools the interop tests drive, as command:package. Installed through apt-get when it is
+# available and we are root; otherwise the tests that need them skip with a visible reason.
+DEBIAN_TOOLS := swaks:swaks mbsync:isync
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -19,7 +19,7 @@ $(STAMP): $(PY) pyproject.toml
 	touch $(STAMP)
 
 debian-tools:
-	@missing=""; for t in $(DEBIAN_TOOLS); do command -v $$t >/dev/null || missing="$$missing $$t"; done; \
+	@missing=""; for t in $(DEBIAN_TOOLS); do command -v $${t%%:*} >/dev/null || missing="$$missing $${t#*:}"; done; \
 	if [ -n "$$missing" ] && command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
 	  echo "installing Debian packages:$$missing"; \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing) >/dev/null 2>&1 \

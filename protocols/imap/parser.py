@@ -597,11 +597,10 @@ def _create(r: _Reader) -> C.Create:
             r.sp()
 
             def use_attr() -> str:
+                # An unknown attribute is well-formed: the handler answers NO [USEATTR]
+                # (RFC 6154 §3), so it is passed through rather than refused here.
                 flag = r.flag()
-                attr = _SPECIAL_USE.get(flag.upper())
-                if attr is None:
-                    raise r.fail(f"Unknown special-use attribute {flag[:40]}", "USEATTR")
-                return attr
+                return _SPECIAL_USE.get(flag.upper(), flag)
 
             uses += tuple(r.paren_list(use_attr))
             if r.maybe_char(b")"):

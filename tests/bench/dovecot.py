@@ -3,7 +3,9 @@
 Everything lives in one temp dir: the config, ``base_dir`` (sockets, master.pid), ``state_dir``,
 logs, the passwd-file and the Maildirs. Dovecot's master runs as root (the bench runs as root
 to install it); mail is owned by the unprivileged system user ``benchmail``. LMTP listens on
-127.0.0.1 on a free port with no authentication (RFC 2033 has none).
+127.0.0.1 on a free port with no authentication (RFC 2033 has none). With ``imap=True`` IMAP
+listens on another free port and accepts plaintext LOGIN / AUTHENTICATE PLAIN over the
+unencrypted loopback connection (the passwd-file passdb holds ``{PLAIN}`` passwords).
 """
 
 from __future__ import annotations
@@ -123,7 +125,7 @@ _CONFIG = """\
 instance_name = bench-{port}
 base_dir = {root}/run
 state_dir = {root}/state
-protocols = lmtp
+protocols = lmtp{protocols}
 listen = 127.0.0.1
 log_path = {root}/dovecot.log
 ssl = no
@@ -155,7 +157,24 @@ service lmtp {{
     mode = 0600
   }}
 }}
-{fts}
+{imap}{fts}
+"""
+
+_IMAP = """
+disable_plaintext_auth = no
+service imap-login {{
+  inet_listener imap {{
+    address = 127.0.0.1
+    port = {port}
+  }}
+  inet_listener imaps {{
+    port = 0
+  }}
+}}
+protocol imap {{
+  # The IMAP workload opens 10 clients and an IDLE watcher for one user from 127.0.0.1.
+  mail_max_userip_connections = 100
+}}
 """
 
 _FTS = """
@@ -176,11 +195,13 @@ class DovecotServer:
 
     host = "127.0.0.1"
 
-    def __init__(self, recipients: tuple[str, ...], *, fts: bool) -> None:
+    def __init__(self, recipients: tuple[str, ...], *, fts: bool, imap: bool = False) -> None:
         self.recipients = recipients
         self.fts = fts
+        self.imap = imap
         self.name = "dovecot+fts" if fts else "dovecot"
         self.lmtp_port = free_port()
+        self.imap_port = free_port() if imap else 0
         self.root = Path(tempfile.mkdtemp(prefix="bench-dovecot-"))
         self.config = self.root / "dovecot.conf"
         self.log = self.root / "dovecot.log"
@@ -211,6 +232,8 @@ class DovecotServer:
                 gid=gid,
                 plugins=" fts fts_xapian" if self.fts else "",
                 fts=_FTS if self.fts else "",
+                protocols=" imap" if self.imap else "",
+                imap=_IMAP.format(port=self.imap_port) if self.imap else "",
             )
         )
 

@@ -1,10 +1,10 @@
 """`make bench`: benchmark stalwart-py against Dovecot in one run.
 
-    .venv/bin/python -m tests.bench.run [--only lmtp] [--messages N] [--no-dovecot]
+    .venv/bin/python -m tests.bench.run [--only lmtp|imap] [--messages N] [--no-dovecot]
 
 Each workload starts every server fresh in a temp dir, measures it, stops it, verifies what was
 stored, prints a table and appends a JSON line to tests/bench/results.jsonl. Workloads are
-modules; IMAP and JMAP ones are added to WORKLOADS below.
+modules (lmtp.py, imap.py); JMAP is added to WORKLOADS below.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 
 from tests.bench.dovecot import DovecotServer, ensure_dovecot
+from tests.bench.imap import run_imap
 from tests.bench.lmtp import LmtpFigures, LmtpPlan, measure_lmtp
 from tests.bench.procs import BenchError
 from tests.bench.report import append_result, format_lmtp_table, lmtp_record
@@ -94,7 +95,10 @@ def run_lmtp(args: argparse.Namespace, argv: list[str]) -> bool:
     return ok
 
 
-WORKLOADS: dict[str, Callable[[argparse.Namespace, list[str]], bool]] = {"lmtp": run_lmtp}
+WORKLOADS: dict[str, Callable[[argparse.Namespace, list[str]], bool]] = {
+    "lmtp": run_lmtp,
+    "imap": run_imap,
+}
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -113,12 +117,20 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         help="messages per throughput run (1 and 4 connections; default 3000)",
     )
     parser.add_argument("--accounts", type=int, default=10, help="recipient accounts (10)")
+    parser.add_argument(
+        "--imap-mailbox", type=int, default=1_000, help="messages in the IMAP mailbox (1000)"
+    )
+    parser.add_argument(
+        "--imap-clients", type=int, default=10, help="concurrent IMAP client processes (10)"
+    )
     parser.add_argument("--no-dovecot", action="store_true", help="measure stalwart-py only")
     parser.add_argument("--no-stalwart", action="store_true", help="measure Dovecot only")
     parser.add_argument("--no-install", action="store_true", help="never apt-get install Dovecot")
     args = parser.parse_args(argv)
     if args.messages < 4 or args.throughput_messages < 1 or args.accounts < 1:
         parser.error("--messages must be >= 4, --throughput-messages and --accounts >= 1")
+    if args.imap_mailbox < 20 or args.imap_clients < 1:
+        parser.error("--imap-mailbox must be >= 20 and --imap-clients >= 1")
     return args
 
 

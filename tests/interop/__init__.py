@@ -1,0 +1,1 @@
+"""Interop tests: real third-party clients against the real server."""

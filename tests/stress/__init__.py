@@ -1,0 +1,1 @@
+"""Stress tests: many concurrent clients against the real server."""
