@@ -163,7 +163,7 @@ class Server:
             )
         )
         self.ports["lmtp"] = listeners[0].socket.getsockname()[1]
-        log.info("LMTP listening on %s:%d", cfg.lmtp.bind, self.ports["lmtp"])
+        log.debug("LMTP listening on %s:%d", cfg.lmtp.bind, self.ports["lmtp"])
 
     async def _start_imap(
         self, nursery: trio.Nursery, ssl_ctx: ssl.SSLContext, directory: Directory
@@ -218,7 +218,7 @@ class Server:
                 )
             )
             self.ports[name] = listeners[0].socket.getsockname()[1]
-            log.info("%s listening on %s:%d", name.upper(), cfg.imap.bind, self.ports[name])
+            log.debug("%s listening on %s:%d", name.upper(), cfg.imap.bind, self.ports[name])
 
     async def _janitor(self, store: Store) -> None:
         """Hourly: expire unreferenced blobs and compact change logs beyond the history kept."""

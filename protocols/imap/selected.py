@@ -49,6 +49,12 @@ class RecentTracker:
         self._lock = threading.Lock()
         self._claimed: dict[tuple[int, int], int] = {}
 
+    def count(self, acct: int, mbox: int, uids: list[int]) -> int:
+        """How many of ``uids`` no session has claimed yet (STATUS RECENT, RFC 3501 §6.3.10)."""
+        with self._lock:
+            top = self._claimed.get((acct, mbox), 0)
+        return sum(1 for u in uids if u > top)
+
     def claim(self, acct: int, mbox: int, uids: list[int]) -> set[int]:
         with self._lock:
             top = self._claimed.get((acct, mbox), 0)

@@ -53,7 +53,10 @@ class DeflateStream(trio.abc.Stream):
             data = await self.inner.receive_some(RECEIVE_SIZE)
             if not data:
                 return b""
-            out = self._decompress.decompress(data)
+            try:
+                out = self._decompress.decompress(data)
+            except zlib.error as exc:  # not a deflate stream: the peer broke RFC 4978
+                raise _Closed from exc
             if out:
                 return out
 
@@ -67,6 +70,8 @@ class _Connection:
         self.session = session
         self.ctx = ctx
         self.framer = self._new_framer()
+        # IDLE writes from two tasks (news/keepalive and the reader's timeout BYE).
+        self._send_lock = trio.Lock()
 
     def _new_framer(self) -> ImapFramer:
         limits = self.ctx.limits
@@ -81,7 +86,8 @@ class _Connection:
     async def send(self, data: bytes) -> None:
         if data:
             try:
-                await self.stream.send_all(data)
+                async with self._send_lock:
+                    await self.stream.send_all(data)
             except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
                 raise _Closed from exc
 
@@ -193,11 +199,22 @@ class _Connection:
             async with trio.open_nursery() as nursery:
 
                 async def reader() -> None:
-                    frame = await self.next_frame()
+                    try:
+                        frame = await self.next_frame()
+                    except _Closed:
+                        frame = None
                     done.append(frame.line if isinstance(frame, LineFrame) else None)
                     nursery.cancel_scope.cancel()
 
                 async def notifier() -> None:
+                    # A broken connection ends IDLE like a closed one (no exception group).
+                    try:
+                        await keep_telling()
+                    except _Closed:
+                        done.append(None)
+                        nursery.cancel_scope.cancel()
+
+                async def keep_telling() -> None:
                     idle_deadline = trio.current_time() + self.ctx.limits.idle_timeout
                     while True:
                         with trio.move_on_after(self.ctx.limits.idle_keepalive):
@@ -252,7 +269,12 @@ async def serve_imap_connection(
             with trio.fail_after(TLS_HANDSHAKE_TIMEOUT):
                 await ssl_stream.do_handshake()
             conn.stream = ssl_stream
-        await conn.run(tls_context)
+        try:
+            await conn.run(tls_context)
+        except BaseException as exc:
+            if _cancelled(exc):
+                await _farewell(conn.stream)
+            raise
     except (_Closed, trio.TooSlowError, ssl.SSLError, trio.BrokenResourceError):
         log.debug("IMAP connection from %s closed", peer)
     except Exception:
@@ -272,6 +294,27 @@ async def serve_imap_connection(
                 await conn.stream.aclose()
             except (trio.BrokenResourceError, trio.ClosedResourceError, ssl.SSLError):
                 pass
+
+
+def _cancelled(exc: BaseException) -> bool:
+    """A cancellation (server shutdown), naked or grouped by a nursery."""
+    if isinstance(exc, trio.Cancelled):
+        return True
+    if isinstance(exc, BaseExceptionGroup):
+        return exc.split(trio.Cancelled)[1] is None
+    return False
+
+
+async def _farewell(stream: trio.abc.Stream) -> None:
+    """Server shutdown: say goodbye before closing (RFC 9051 §7.1.5 BYE)."""
+    with trio.move_on_after(1) as scope:
+        scope.shield = True
+        try:
+            await stream.send_all(b"* BYE Server shutting down\r\n")
+        except (trio.BrokenResourceError, trio.ClosedResourceError, trio.BusyResourceError):
+            pass
+        except ssl.SSLError:
+            pass
 
 
 def _peer(stream: trio.SocketStream) -> str:

@@ -56,7 +56,7 @@ STATES: dict[type[C.Command], frozenset[State]] = {
     C.StartTls: NOT_AUTH,
     C.Authenticate: NOT_AUTH,
     C.Login: NOT_AUTH,
-    C.Enable: AUTHED,
+    C.Enable: frozenset({State.AUTHENTICATED}),  # RFC 5161 §3.1: authenticated state only
     C.Select: AUTHED,
     C.Create: AUTHED,
     C.Delete: AUTHED,

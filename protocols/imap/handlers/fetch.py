@@ -148,11 +148,11 @@ async def fetch(s: ImapSession, cmd: C.Fetch, out: list[bytes]) -> Done:
     names = {i.name for i in items}
     if cmd.changed_since is not None or "MODSEQ" in names:
         s.condstore = True
-        if "MODSEQ" not in names:
-            items.append(C.FetchItem("MODSEQ"))
     if cmd.vanished and (not cmd.uid or not s.qresync or cmd.changed_since is None):
         raise CommandFailed("BAD", "VANISHED needs UID FETCH, CHANGEDSINCE and ENABLE QRESYNC")
-    if s.condstore and "FLAGS" in names and "MODSEQ" not in names:
+    # RFC 7162 §3.1.4.1: CHANGEDSINCE implies MODSEQ; once CONDSTORE is on, so does FLAGS.
+    wants_modseq = cmd.changed_since is not None or (s.condstore and "FLAGS" in names)
+    if wants_modseq and "MODSEQ" not in names:
         items.append(C.FetchItem("MODSEQ"))
     uids = s.resolve(cmd.sequence_set, uid=cmd.uid)
     if cmd.vanished and cmd.changed_since is not None:

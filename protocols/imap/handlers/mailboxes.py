@@ -58,7 +58,9 @@ async def _create_path(s: ImapSession, name: str, role: str = "") -> int:
     for i, part in enumerate(missing):
         last = i == len(missing) - 1
         parent = await _write_one(
-            s, CreateMailbox(s.account_id, part, parent, role if last else "", 0, True)
+            # RFC 9051 §6.3.4: CREATE does not subscribe; clients SUBSCRIBE themselves.
+            s,
+            CreateMailbox(s.account_id, part, parent, role if last else "", 0, False),
         )
     return int(parent)
 
@@ -199,11 +201,22 @@ async def _list(
     subscribed_only = "SUBSCRIBED" in selection
     special_only = "SPECIAL-USE" in selection
     show_subscribed = subscribed_only or returns.subscribed
+    recursive = "RECURSIVEMATCH" in selection
     for path, mb in sorted(t.by_path.items(), key=lambda kv: (kv[0] != "INBOX", kv[0])):
         if not any(r.match(path) for r in regexes):
             continue
+        extra: list[Any] = []
         if subscribed_only and not mb.subscribed:
-            continue
+            # A parent of subscribed mailboxes the pattern hides: LSUB lists it \Noselect
+            # (RFC 3501 §6.3.9), LIST RECURSIVEMATCH with CHILDINFO (RFC 5258 §3.5).
+            if not _hidden_subscribed_descendant(t, mb.id, regexes):
+                continue
+            if verb == "LSUB":
+                out.append(s.line(Atom(verb), [Atom("\\Noselect")], DELIMITER, wire_name(s, path)))
+                continue
+            if not recursive:
+                continue
+            extra = [["CHILDINFO", ["SUBSCRIBED"]]]
         attrs = t.attributes(mb)
         if special_only and len([a for a in attrs if a not in _STRUCTURAL]) == 0:
             continue
@@ -211,9 +224,23 @@ async def _list(
             attrs = [a for a in attrs if a != "\\Subscribed"]
         if verb == "LSUB":
             attrs = [a for a in attrs if a != "\\Subscribed"]
-        out.append(s.line(Atom(verb), [Atom(a) for a in attrs], DELIMITER, wire_name(s, path)))
+        name = wire_name(s, path)
+        out.append(s.line(Atom(verb), [Atom(a) for a in attrs], DELIMITER, name, *extra))
         if returns.status:
             out.append(_status_line(s, mb, path, returns.status))
+
+
+def _hidden_subscribed_descendant(
+    t: MailboxTree, mbox_id: int, regexes: list[re.Pattern[str]]
+) -> bool:
+    """A subscribed mailbox below ``mbox_id`` that no pattern lists itself."""
+    stack = list(t.children(mbox_id))
+    while stack:
+        child = stack.pop()
+        if child.subscribed and not any(r.match(t.path(child.id)) for r in regexes):
+            return True
+        stack.extend(t.children(child.id))
+    return False
 
 
 _STRUCTURAL = {"\\HasChildren", "\\HasNoChildren", "\\Subscribed", "\\Noselect"}
@@ -245,7 +272,9 @@ def _status_line(s: ImapSession, mb: Mailbox, path: str, items: tuple[str, ...])
         elif item == "SIZE":
             value = mb.size
         elif item == "RECENT":
-            value = 0
+            # Messages no session has seen yet, as the next SELECT would report them.
+            uids = [u for u, _ in s.ctx.store.mailbox_uids(s.account_id, mb.id)]
+            value = s.ctx.recent.count(s.account_id, mb.id, uids)
         elif item == "HIGHESTMODSEQ":
             s.condstore = True
             value = state.modseq if state else 0

@@ -24,13 +24,14 @@ def deselect(s: ImapSession) -> None:
 
 
 async def select(s: ImapSession, cmd: C.Select, out: list[bytes]) -> Done:
+    if cmd.qresync is not None and not s.qresync:
+        # RFC 7162 §3.2.5: BAD, and a BAD command changes nothing (the selection stays).
+        raise CommandFailed("BAD", "QRESYNC was not enabled")
     had_selection = s.selected is not None
     deselect(s)
     if had_selection:
         # RFC 9051 §6.3.1 / RFC 7162 §3.2.11: the previous mailbox is closed.
         out.append(untagged_status("OK", "Previous mailbox closed", "CLOSED"))
-    if cmd.qresync is not None and not s.qresync:
-        raise CommandFailed("BAD", "QRESYNC was not enabled")
     if cmd.condstore or cmd.qresync is not None:
         s.condstore = True
     t = tree(s)
@@ -38,8 +39,10 @@ async def select(s: ImapSession, cmd: C.Select, out: list[bytes]) -> Done:
     if mb is None:
         raise CommandFailed("NO", "No such mailbox", "NONEXISTENT")
     try:
+        # IMAP4rev2 has no \Recent (RFC 9051 Appendix E): such a session claims none.
+        recent = None if s.rev2 else s.ctx.recent
         sel = SelectedMailbox(
-            s.ctx.store, s.account_id, mb.id, read_only=cmd.readonly, recent=s.ctx.recent
+            s.ctx.store, s.account_id, mb.id, read_only=cmd.readonly, recent=recent
         )
     except LookupError as exc:
         raise CommandFailed("NO", "No such mailbox", "NONEXISTENT") from exc

@@ -1,0 +1,213 @@
+"""IMAP SEARCH transcripts: rev1 ``* SEARCH`` vs rev2 ESEARCH, ESEARCH return options,
+SEARCHRES ($), WITHIN, OBJECTID keys, full-text keys, SORT (SORT=DISPLAY) and THREAD."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from .imap_support import Env, ImapWire, running_server
+
+R = re.compile
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> Iterator[Env]:
+    with running_server(tmp_path / "data") as srv:
+        e = Env(srv)
+        yield e
+        for text in e.close_all():
+            assert "Traceback" not in text
+
+
+def msg(subject: str, sender: str, date: str, body: str, extra: str = "") -> bytes:
+    return (
+        f"From: {sender}\r\nTo: bob@example.org\r\nSubject: {subject}\r\nDate: {date}\r\n"
+        f"{extra}\r\n{body}\r\n"
+    ).encode()
+
+
+MESSAGES = [
+    # 1..5, appended in this order (arrival order == UID order)
+    msg(
+        "Zebra crossing",
+        "Carol <carol@c.test>",
+        "Wed, 03 Jan 2024 10:00:00 +0000",
+        "walking the zebra",
+        "Message-ID: <a@t>\r\n",
+    ),
+    msg(
+        "Re: Zebra crossing",
+        "alice@a.test",
+        "Thu, 04 Jan 2024 10:00:00 +0000",
+        "reply about zebras",
+        "Message-ID: <b@t>\r\nIn-Reply-To: <a@t>\r\nReferences: <a@t>\r\n",
+    ),
+    msg(
+        "apple pie",
+        "Bob <bob@b.test>",
+        "Mon, 01 Jan 2024 10:00:00 +0000",
+        "baking recipes",
+        "Message-ID: <c@t>\r\n",
+    ),
+    msg(
+        "Re: Re: Zebra crossing",
+        "dave@d.test",
+        "Fri, 05 Jan 2024 10:00:00 +0000",
+        "third in thread",
+        "Message-ID: <d@t>\r\nReferences: <a@t> <b@t>\r\n",
+    ),
+    msg(
+        "Mango",
+        "Aaron <zed@z.test>",
+        "Tue, 02 Jan 2024 10:00:00 +0000",
+        "x" * 2000,
+        "Message-ID: <e@t>\r\n",
+    ),
+]
+
+
+def mailbox(env: Env, *, rev2: bool = False) -> ImapWire:
+    w = env.session(env.user())
+    if rev2:
+        w.cmd("e1 ENABLE IMAP4rev2")
+    for i, data in enumerate(MESSAGES):
+        r = w.cmd_literals(f"p{i} APPEND INBOX ", data, "")
+        assert r.status == "OK", str(r)
+    w.cmd("s1 SELECT INBOX")
+    w.cmd("s2 STORE 1,3 +FLAGS.SILENT (\\Seen)")
+    w.cmd("s3 STORE 2 +FLAGS.SILENT (\\Flagged $Todo)")
+    return w
+
+
+def test_search_rev1(env: Env) -> None:
+    w = mailbox(env)
+    w.cmd("a1 SEARCH ALL").expect(["* SEARCH 1 2 3 4 5"], "a1 OK SEARCH completed")
+    w.cmd("a2 SEARCH UNSEEN").expect(["* SEARCH 2 4 5"], "a2 OK SEARCH completed")
+    w.cmd("a3 SEARCH FLAGGED KEYWORD $Todo").expect(["* SEARCH 2"], "a3 OK SEARCH completed")
+    w.cmd("a4 SEARCH OR SEEN FLAGGED").expect(["* SEARCH 1 2 3"], "a4 OK SEARCH completed")
+    w.cmd("a5 SEARCH NOT SEEN LARGER 1000").expect(["* SEARCH 5"], "a5 OK SEARCH completed")
+    w.cmd("a6 UID SEARCH 2:4 SMALLER 1000").expect(
+        ["* SEARCH 2 3 4"], R(r"a6 OK (UID )?SEARCH completed")
+    )
+    w.cmd("a7 SEARCH SENTBEFORE 03-Jan-2024").expect(["* SEARCH 3 5"], "a7 OK SEARCH completed")
+    w.cmd("a8 SEARCH SENTON 04-Jan-2024").expect(["* SEARCH 2"], "a8 OK SEARCH completed")
+    w.cmd("a9 SEARCH HEADER Message-ID <c@t>").expect(["* SEARCH 3"], "a9 OK SEARCH completed")
+    w.cmd("b1 SEARCH RECENT").expect(["* SEARCH 1 2 3 4 5"], "b1 OK SEARCH completed")
+    w.cmd("b2 SEARCH NEW").expect(["* SEARCH 2 4 5"], "b2 OK SEARCH completed")
+    w.cmd("b3 SEARCH KEYWORD $Nothing").expect(["* SEARCH"], "b3 OK SEARCH completed")
+    w.cmd("b4 SEARCH FROB").expect([], R(r"b4 BAD .+"))
+    w.cmd("b5 SEARCH CHARSET UTF-8 SUBJECT apple").expect(["* SEARCH 3"], "b5 OK SEARCH completed")
+    w.cmd("b6 SEARCH CHARSET KOI8-XYZ ALL").expect([], R(r"b6 NO \[BADCHARSET.*\] .+"))
+
+
+def test_full_text_search(env: Env) -> None:
+    w = mailbox(env)
+    # The index lags by design: wait until it has the messages.
+    deadline = time.monotonic() + 10
+    while True:
+        r = w.cmd("a1 SEARCH BODY walking")
+        if r.lines == ["* SEARCH 1"] or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    r.expect(["* SEARCH 1"], "a1 OK SEARCH completed")
+    w.cmd("a2 SEARCH SUBJECT zebra").expect(["* SEARCH 1 2 4"], "a2 OK SEARCH completed")
+    w.cmd("a3 SEARCH FROM carol").expect(["* SEARCH 1"], "a3 OK SEARCH completed")
+    w.cmd("a4 SEARCH TEXT recipes").expect(["* SEARCH 3"], "a4 OK SEARCH completed")
+
+
+def test_esearch_return_options(env: Env) -> None:
+    w = mailbox(env)
+    w.cmd("a1 SEARCH RETURN (MIN MAX COUNT) UNSEEN").expect(
+        ['* ESEARCH (TAG "a1") MIN 2 MAX 5 COUNT 3'], "a1 OK SEARCH completed"
+    )
+    w.cmd("a2 SEARCH RETURN () ALL").expect(
+        ['* ESEARCH (TAG "a2") ALL 1:5'], "a2 OK SEARCH completed"
+    )
+    w.cmd("a3 UID SEARCH RETURN (ALL) NOT 3").expect(
+        ['* ESEARCH (TAG "a3") UID ALL 1:2,4:5'], R(r"a3 OK (UID )?SEARCH completed")
+    )
+    w.cmd("a4 SEARCH RETURN (MIN MAX ALL COUNT) KEYWORD $None").expect(
+        ['* ESEARCH (TAG "a4") COUNT 0'], "a4 OK SEARCH completed"
+    )
+
+
+def test_searchres(env: Env) -> None:
+    w = mailbox(env)
+    w.cmd("a1 SEARCH RETURN (SAVE) UNSEEN").expect([], R(r"a1 OK SEARCH completed.*"))
+    w.cmd("a2 FETCH $ (UID)").expect(
+        ["* 2 FETCH (UID 2)", "* 4 FETCH (UID 4)", "* 5 FETCH (UID 5)"], "a2 OK FETCH completed"
+    )
+    w.cmd("a3 STORE $ +FLAGS.SILENT (\\Answered)").expect([], "a3 OK STORE completed")
+    w.cmd("a4 UID SEARCH UID $ ANSWERED").expect(
+        ["* SEARCH 2 4 5"], R(r"a4 OK (UID )?SEARCH completed")
+    )
+    w.cmd("a5 SEARCH RETURN (SAVE MIN) UNSEEN").expect(
+        ['* ESEARCH (TAG "a5") MIN 2'], "a5 OK SEARCH completed"
+    )
+    w.cmd("a6 UID FETCH $ (FLAGS)").expect(
+        ["* 2 FETCH (UID 2 FLAGS (\\Answered \\Flagged $todo \\Recent))"], "a6 OK FETCH completed"
+    )
+    w.cmd("a7 SEARCH RETURN (SAVE COUNT) SEEN").expect(
+        ['* ESEARCH (TAG "a7") COUNT 2'], "a7 OK SEARCH completed"
+    )
+    w.cmd("a8 SEARCH $").expect(["* SEARCH 1 3"], "a8 OK SEARCH completed")
+    # A new selection forgets the saved result (RFC 5182 §2.1).
+    w.cmd("a9 SELECT INBOX")
+    w.cmd("b1 SEARCH $").expect(["* SEARCH"], "b1 OK SEARCH completed")
+
+
+def test_within_and_objectid_search(env: Env) -> None:
+    w = mailbox(env)
+    w.cmd("a1 SEARCH YOUNGER 3600").expect(["* SEARCH 1 2 3 4 5"], "a1 OK SEARCH completed")
+    w.cmd("a2 SEARCH OLDER 3600").expect(["* SEARCH"], "a2 OK SEARCH completed")
+    r = w.cmd("a3 FETCH 2 (EMAILID THREADID)")
+    m = r.find(r"\* 2 FETCH \(EMAILID \((\S+)\) THREADID \((\S+)\)\)")
+    w.cmd(f"a4 SEARCH EMAILID {m.group(1)}").expect(["* SEARCH 2"], "a4 OK SEARCH completed")
+    w.cmd(f"a5 SEARCH THREADID {m.group(2)}").expect(["* SEARCH 1 2 4"], "a5 OK SEARCH completed")
+
+
+def test_rev2_search_is_esearch(env: Env) -> None:
+    w = mailbox(env, rev2=True)
+    w.cmd("a1 SEARCH UNSEEN").expect(['* ESEARCH (TAG "a1") ALL 2,4:5'], "a1 OK SEARCH completed")
+    w.cmd("a2 UID SEARCH SEEN").expect(
+        ['* ESEARCH (TAG "a2") UID ALL 1,3'], R(r"a2 OK (UID )?SEARCH completed")
+    )
+    w.cmd("a3 SEARCH KEYWORD $none").expect(['* ESEARCH (TAG "a3")'], "a3 OK SEARCH completed")
+    # No \Recent in IMAP4rev2 (RFC 9051 Appendix E).
+    r = w.cmd("a4 FETCH 1 FLAGS")
+    r.expect(["* 1 FETCH (FLAGS (\\Seen))"], "a4 OK FETCH completed")
+
+
+def test_sort(env: Env) -> None:
+    w = mailbox(env)
+    w.cmd("a1 SORT (SUBJECT) UTF-8 ALL").expect(["* SORT 3 5 1 2 4"], "a1 OK SORT completed")
+    w.cmd("a2 SORT (DATE) UTF-8 ALL").expect(["* SORT 3 5 1 2 4"], "a2 OK SORT completed")
+    w.cmd("a3 SORT (REVERSE DATE) UTF-8 UNSEEN").expect(["* SORT 4 2 5"], "a3 OK SORT completed")
+    w.cmd("a4 SORT (SIZE) UTF-8 ALL").expect([R(r"\* SORT( \d){4} 5")], "a4 OK SORT completed")
+    w.cmd("a5 SORT (FROM) UTF-8 ALL").expect(["* SORT 2 3 1 4 5"], "a5 OK SORT completed")
+    # SORT=DISPLAY (RFC 5957): the display name when there is one.
+    w.cmd("a6 SORT (DISPLAYFROM) UTF-8 ALL").expect(["* SORT 5 2 3 1 4"], "a6 OK SORT completed")
+    w.cmd("a7 UID SORT (ARRIVAL) UTF-8 2:4").expect(
+        ["* SORT 2 3 4"], R(r"a7 OK (UID )?SORT completed")
+    )
+    w.cmd("a8 SORT (BOGUS) UTF-8 ALL").expect([], R(r"a8 BAD .+"))
+
+
+def test_thread(env: Env) -> None:
+    w = mailbox(env)
+    w.cmd("a1 THREAD REFERENCES UTF-8 ALL").expect(
+        ["* THREAD (3)(5)(1 2 4)"], "a1 OK THREAD completed"
+    )
+    # ORDEREDSUBJECT: later messages of a subject are all children of the first (RFC 5256 §3).
+    w.cmd("a2 THREAD ORDEREDSUBJECT UTF-8 ALL").expect(
+        ["* THREAD (3)(5)(1 (2)(4))"], "a2 OK THREAD completed"
+    )
+    w.cmd("a3 UID THREAD REFERENCES UTF-8 NOT 2").expect(
+        ["* THREAD (3)(5)(1 4)"], R(r"a3 OK (UID )?THREAD completed")
+    )
+    w.cmd("a4 THREAD FANCY UTF-8 ALL").expect([], R(r"a4 (BAD|NO) .+"))
