@@ -4,6 +4,8 @@ BINARY (RFC 3516), OBJECTID (RFC 8474) and PREVIEW (RFC 8970)."""
 from __future__ import annotations
 
 import datetime as dt
+from collections import OrderedDict
+from collections.abc import Callable
 from typing import Any
 
 from protocols.mime import ParsedMessage
@@ -18,7 +20,24 @@ from .. import render
 from ..section import SectionSpec
 from ..serializer import format_sequence_set
 from ..session import CommandFailed, Done, ImapSession
-from ..values import Atom, Literal
+from ..values import Atom, Literal, Raw
+
+# Rendered ENVELOPE / BODY / BODYSTRUCTURE by blob digest: blobs are content-addressed, so the
+# same bytes always render the same, and a hit skips decoding the stored metadata too.
+RENDER_CACHE_SIZE = 50_000
+_render_cache: OrderedDict[tuple[bytes, str], Raw] = OrderedDict()
+
+
+def _rendered(loader: Loader, kind: str, build: Callable[[ParsedMessage], Raw]) -> Raw:
+    key = (loader.email.blob, kind)
+    value = _render_cache.get(key)
+    if value is None:
+        value = _render_cache[key] = build(loader.parsed)
+        if len(_render_cache) > RENDER_CACHE_SIZE:
+            _render_cache.popitem(last=False)
+    else:
+        _render_cache.move_to_end(key)
+    return value
 
 # Items that set \Seen unless .PEEK (RFC 9051 §6.4.5).
 _SETS_SEEN = {"RFC822", "RFC822.TEXT"}
@@ -83,11 +102,11 @@ def _item_values(
     elif name == "RFC822.SIZE":
         out += [Atom("RFC822.SIZE"), email.size]
     elif name == "ENVELOPE":
-        out += [Atom("ENVELOPE"), render.envelope(loader.parsed)]
+        out += [Atom("ENVELOPE"), _rendered(loader, "ENVELOPE", render.envelope)]
     elif name == "BODYSTRUCTURE":
-        out += [Atom("BODYSTRUCTURE"), render.bodystructure(loader.parsed, True)]
+        out += [Atom("BODYSTRUCTURE"), _rendered(loader, "BODYSTRUCTURE", _extensible)]
     elif name == "BODY" and item.section is None and not item.peek and item.partial is None:
-        out += [Atom("BODY"), render.bodystructure(loader.parsed, False)]
+        out += [Atom("BODY"), _rendered(loader, "BODY", _basic)]
     elif name in ("BODY", "RFC822", "RFC822.HEADER", "RFC822.TEXT"):
         spec = item.section or SectionSpec()
         if name == "RFC822.HEADER":
@@ -128,6 +147,14 @@ def _item_values(
         out += [Atom("PREVIEW"), render.preview(loader.parsed)]
     else:
         raise CommandFailed("BAD", f"Unknown FETCH item {name}")
+
+
+def _extensible(parsed: ParsedMessage) -> Raw:
+    return render.bodystructure(parsed, True)
+
+
+def _basic(parsed: ParsedMessage) -> Raw:
+    return render.bodystructure(parsed, False)
 
 
 def _sets_seen(item: C.FetchItem) -> bool:
