@@ -30,6 +30,7 @@ from .batch import (
     DeletePrincipal,
     DestroyEmail,
     DestroyMailbox,
+    DestroyObject,
     EmailCreated,
     ExpireBlobs,
     ImportEmail,
@@ -38,9 +39,11 @@ from .batch import (
     PutBlob,
     RemoveAlias,
     SetCatchAll,
+    SetObject,
     UpdateEmail,
     UpdateMailbox,
     UpdatePrincipal,
+    UploadBlob,
 )
 from .codec import pack, read_u32, read_u64, short_hash, u32, u64, unpack
 from .errors import ErrorKind, MailError
@@ -161,6 +164,16 @@ class _OpContext:
         return mb
 
     # -- blobs -------------------------------------------------------------------------------
+    def blob_link(self, acct: int, sha: bytes, delta: int) -> None:
+        """Counts the account's emails referencing a blob (download access, RFC 8620 §6.2)."""
+        key = keys.blob_link(acct, sha)
+        data = self.txn.get(key)
+        count = (0 if data is None else read_u32(data)) + delta
+        if count > 0:
+            self.txn.put(key, u32(count))
+        else:
+            self.txn.delete(key)
+
     def blob_ref(self, sha: bytes, delta: int) -> None:
         info = self.load(BlobInfo, keys.blob_ref(sha))
         if info is None:
@@ -477,7 +490,57 @@ def _expire_blobs(ctx: _OpContext, op: ExpireBlobs) -> int:
             ctx.txn.delete(keys.blob_ref(sha))
             ctx.txn.delete(keys.blob(sha))
             removed += 1
+    for key, value in list(ctx.txn.scan(keys.UPLOAD)):
+        if read_u64(value) <= now:
+            ctx.txn.delete(key)
     return removed
+
+
+def _upload_blob(ctx: _OpContext, op: UploadBlob) -> bytes:
+    ctx.account(op.account_id)
+    sha = _put_blob(ctx, PutBlob(op.sha, op.data, op.hold_until))
+    key = keys.upload(op.account_id, op.sha)
+    data = ctx.txn.get(key)
+    if data is None or read_u64(data) < op.hold_until:
+        ctx.txn.put(key, u64(op.hold_until))
+    return sha
+
+
+# -- generic objects -------------------------------------------------------------------------
+
+
+def _check_type_name(name: str) -> None:
+    if not name or len(name) > 64 or not name.isascii() or "\0" in name or name == "imap":
+        raise _fail(ErrorKind.INVALID, f"invalid object type {name!r}")
+
+
+def _set_object(ctx: _OpContext, op: SetObject) -> int:
+    _check_type_name(op.type_name)
+    acct = op.account_id
+    state = ctx.account(acct)
+    ctx.modseq(acct)
+    if op.object_id == 0:
+        oid = state.next_object
+        ctx.save(keys.account(acct), replace(state, next_object=oid + 1))
+        ctx.change(acct, op.type_name, oid, "c")
+    else:
+        oid = op.object_id
+        if ctx.txn.get(keys.object_key(acct, op.type_name, oid)) is None:
+            raise _fail(ErrorKind.NOT_FOUND, f"{op.type_name} {oid}")
+        ctx.change(acct, op.type_name, oid, "u")
+    ctx.txn.put(keys.object_key(acct, op.type_name, oid), op.value)
+    return oid
+
+
+def _destroy_object(ctx: _OpContext, op: DestroyObject) -> None:
+    _check_type_name(op.type_name)
+    key = keys.object_key(op.account_id, op.type_name, op.object_id)
+    ctx.account(op.account_id)
+    if ctx.txn.get(key) is None:
+        raise _fail(ErrorKind.NOT_FOUND, f"{op.type_name} {op.object_id}")
+    ctx.modseq(op.account_id)
+    ctx.txn.delete(key)
+    ctx.change(op.account_id, op.type_name, op.object_id, "d")
 
 
 # -- emails ----------------------------------------------------------------------------------
@@ -592,6 +655,7 @@ def _import_email(ctx: _OpContext, op: ImportEmail) -> EmailCreated:
     ctx.txn.put(keys.thread(acct, tid, eid), b"")
     ctx.txn.put(keys.metadata(acct, eid), op.metadata)
     ctx.blob_ref(op.blob, +1)
+    ctx.blob_link(acct, op.blob, +1)
     email = Email(
         eid,
         tid,
@@ -705,6 +769,7 @@ def _destroy_email(ctx: _OpContext, op: DestroyEmail) -> None:
     ctx.txn.delete(keys.metadata(acct, em.id))
     ctx.txn.delete(keys.email(acct, em.id))
     ctx.blob_ref(em.blob, -1)
+    ctx.blob_link(acct, em.blob, -1)
     state = ctx.account(acct)
     ctx.save(
         keys.account(acct),
@@ -744,6 +809,9 @@ _HANDLERS: dict[type[Op], Callable[[_OpContext, Any], Any]] = {
     UpdateEmail: _update_email,
     DestroyEmail: _destroy_email,
     CompactChanges: _compact_changes,
+    UploadBlob: _upload_blob,
+    SetObject: _set_object,
+    DestroyObject: _destroy_object,
 }
 
 _ = (DOMAIN_KIND,)  # principal kinds are validated through PRINCIPAL_KINDS

@@ -177,6 +177,40 @@ class DestroyEmail(Op):
 
 
 @dataclass(frozen=True, slots=True)
+class UploadBlob(Op):
+    """Stores a blob uploaded to an account (RFC 8620 §6.1): the account may use it until
+    ``hold_until`` even while no email references it."""
+
+    TAG: ClassVar[str] = "upload"
+    account_id: int
+    sha: bytes
+    data: bytes
+    hold_until: int
+
+
+@dataclass(frozen=True, slots=True)
+class SetObject(Op):
+    """Creates (``object_id`` 0) or replaces a generic per-account object of ``type_name``.
+
+    The value is opaque to the store (its protocol owns the shape); the store assigns ids and
+    logs changes, so JMAP ``/get``, ``/changes`` and states work for it like for mail."""
+
+    TAG: ClassVar[str] = "object~"
+    account_id: int
+    type_name: str
+    object_id: int
+    value: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class DestroyObject(Op):
+    TAG: ClassVar[str] = "object-"
+    account_id: int
+    type_name: str
+    object_id: int
+
+
+@dataclass(frozen=True, slots=True)
 class ExpireBlobs(Op):
     """Deletes unreferenced blobs whose hold expired at or before ``now`` of the batch."""
 
@@ -212,6 +246,9 @@ OP_TYPES: dict[str, type[Op]] = {
         DestroyEmail,
         ExpireBlobs,
         CompactChanges,
+        UploadBlob,
+        SetObject,
+        DestroyObject,
     )
 }
 

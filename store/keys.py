@@ -26,6 +26,11 @@ CHANGE = b"L"  # L<acct><modseq>               -> change entries
 BLOB = b"B"  # B<sha256>                       -> blob bytes
 BLOB_REF = b"b"  # b<sha256>                   -> BlobInfo
 BLOB_HOLD = b"h"  # h<hold_until u64><sha256>  -> b""
+OBJECT = (
+    b"O"  # O<acct><type>\0<id>            -> object value (msgpack, shape owned by its protocol)
+)
+BLOB_LINK = b"o"  # o<acct><sha256>             -> u32 emails of the account referencing the blob
+UPLOAD = b"u"  # u<acct><sha256>                -> u64 hold_until of the account's upload
 
 
 def counter(name: str) -> bytes:
@@ -112,5 +117,33 @@ def blob_hold(until: int, sha: bytes) -> bytes:
     return BLOB_HOLD + u64(until) + sha
 
 
+def object_key(acct: int, type_name: str, oid: int) -> bytes:
+    return OBJECT + u32(acct) + type_name.encode() + b"\0" + u32(oid)
+
+
+def object_prefix(acct: int, type_name: str) -> bytes:
+    return OBJECT + u32(acct) + type_name.encode() + b"\0"
+
+
+def blob_link(acct: int, sha: bytes) -> bytes:
+    return BLOB_LINK + u32(acct) + sha
+
+
+def upload(acct: int, sha: bytes) -> bytes:
+    return UPLOAD + u32(acct) + sha
+
+
 # Prefixes holding one account's data; DeletePrincipal removes all of them.
-ACCOUNT_PREFIXES = (MAILBOX, EMAIL, METADATA, UID, THREAD, REFERENCE, DEDUPE, CHANGE)
+ACCOUNT_PREFIXES = (
+    MAILBOX,
+    EMAIL,
+    METADATA,
+    UID,
+    THREAD,
+    REFERENCE,
+    DEDUPE,
+    CHANGE,
+    OBJECT,
+    BLOB_LINK,
+    UPLOAD,
+)

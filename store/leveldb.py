@@ -261,7 +261,25 @@ class Store:
                 break
         return out
 
+    # -- generic objects ---------------------------------------------------------------------
+    def object(self, acct: int, type_name: str, oid: int) -> bytes | None:
+        return self._db.get(keys.object_key(acct, type_name, oid))  # type: ignore[no-any-return]
+
+    def objects(self, acct: int, type_name: str) -> list[tuple[int, bytes]]:
+        """(id, value) of every object of a type, in id order."""
+        return [
+            (read_u32(k, len(k) - 4), v) for k, v in self.scan(keys.object_prefix(acct, type_name))
+        ]
+
     # -- blobs -------------------------------------------------------------------------------
+    def blob_accessible(self, acct: int, sha: bytes, now: int) -> bool:
+        """May this account read the blob: an email of the account references it, or the
+        account uploaded it and the upload has not expired (RFC 8620 §6)."""
+        if self._db.get(keys.blob_link(acct, sha)) is not None:
+            return True
+        hold = self._db.get(keys.upload(acct, sha))
+        return hold is not None and read_u64(hold) > now and self.blob_info(sha) is not None
+
     def blob(self, sha: bytes) -> bytes | None:
         return self._db.get(keys.blob(sha))  # type: ignore[no-any-return]
 

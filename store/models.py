@@ -69,6 +69,8 @@ class AccountState:
     type_states: tuple[tuple[str, int], ...] = ()
     # Oldest modseq still answerable from the change log (older states need a full resync).
     changes_floor: int = 0
+    # Ids of generic objects (Identity, EmailSubmission, PushSubscription, ...).
+    next_object: int = 1
 
     def type_state(self, type_name: str) -> int:
         for name, value in self.type_states:

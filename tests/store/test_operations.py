@@ -279,3 +279,42 @@ def test_directory_operations(store: Store) -> None:
     assert store.principal_by_address("b@example.org") is None
     assert list(store.emails(2)) == [] and store.mailboxes(2) == []
     assert store.blob(sha) is None
+
+
+def test_generic_objects_have_ids_changes_and_states(store: Store) -> None:
+    from store.batch import DestroyObject, SetObject
+
+    res = store.write(
+        Batch((SetObject(1, "Identity", 0, b"one"), SetObject(1, "Identity", 0, b"two")), 5)
+    )
+    first, second = res[0].value, res[1].value
+    assert (first, second) == (1, 2)
+    assert store.objects(1, "Identity") == [(1, b"one"), (2, b"two")]
+    m = store.account(1).type_state("Identity")
+    store.write(Batch((SetObject(1, "Identity", 2, b"2b"), DestroyObject(1, "Identity", 1)), 6))
+    assert store.objects(1, "Identity") == [(2, b"2b")]
+    entries = store.changes_since(1, m)[-1][1]
+    assert {(e.type, e.id, e.op) for e in entries} == {("Identity", 2, "u"), ("Identity", 1, "d")}
+    missing = store.write(
+        Batch((SetObject(1, "Identity", 9, b"x"), DestroyObject(2, "Identity", 2)), 7)
+    )
+    assert [r.error.kind for r in missing.results] == [ErrorKind.NOT_FOUND, ErrorKind.NOT_FOUND]
+    assert store.objects(2, "Identity") == []  # accounts are separate
+
+
+def test_blob_access_follows_uploads_and_emails(store: Store) -> None:
+    from store.batch import UploadBlob
+
+    data = b"uploaded"
+    sha = hashlib.sha256(data).digest()
+    store.write(Batch((UploadBlob(1, sha, data, hold_until=500),), now=100))
+    assert store.blob_accessible(1, sha, now=200)
+    assert not store.blob_accessible(2, sha, now=200)  # another account did not upload it
+    assert not store.blob_accessible(1, sha, now=500)  # the upload expired
+    e = deliver(store, 2, "linked@x", now=300)
+    linked = store.email(2, e.value.email_id).blob
+    assert store.blob_accessible(2, linked, now=10**9)  # an email references it
+    store.write(Batch((DestroyEmail(2, e.value.email_id),), now=400))
+    assert not store.blob_accessible(2, linked, now=400)
+    store.write(Batch((ExpireBlobs(),), now=600))
+    assert store.blob(sha) is None

@@ -14,15 +14,18 @@ from store.batch import (
     CreatePrincipal,
     DestroyEmail,
     DestroyMailbox,
+    DestroyObject,
     ExpireBlobs,
     ImportEmail,
     Op,
     PutBlob,
     RemoveAlias,
     SetCatchAll,
+    SetObject,
     UpdateEmail,
     UpdateMailbox,
     UpdatePrincipal,
+    UploadBlob,
 )
 
 INBOX = ("Inbox", "inbox", 1, True)
@@ -114,6 +117,19 @@ def workload(seed: int, length: int = 120) -> list[Batch]:
             batches.append(Batch((UpdateMailbox(1, 2, name=f"Bin{n}"), DestroyMailbox(2, 99)), now))
         elif kind < 0.96:
             batches.append(Batch((ExpireBlobs(), CompactChanges(acct, 20)), now + 10))
+        elif kind < 0.98:
+            up = f"upload {n}".encode()
+            batches.append(
+                Batch(
+                    (
+                        UploadBlob(acct, hashlib.sha256(up).digest(), up, now + 5),
+                        SetObject(acct, "Identity", 0, up),
+                        SetObject(acct, "Identity", 1, b"renamed"),
+                        DestroyObject(acct, "Identity", rnd.randint(1, 3)),
+                    ),
+                    now,
+                )
+            )
         else:
             batches.append(
                 Batch(
