@@ -5,7 +5,7 @@ Both protocols show the same string for the same object, so a client using both 
 
 from __future__ import annotations
 
-_PREFIX = {"email": "e", "thread": "t", "mailbox": "m"}
+_PREFIX = {"email": "e", "thread": "t", "mailbox": "m", "account": "a", "object": "o"}
 
 
 def object_id(kind: str, number: int) -> str:
@@ -17,3 +17,17 @@ def parse_object_id(kind: str, text: str) -> int | None:
     if not text.startswith(prefix) or not text[1:].isdigit() or len(text) > 12:
         return None
     return int(text[1:])
+
+
+def blob_id(sha: bytes) -> str:
+    """JMAP blobId of a stored blob: "b" + its sha256 in hex."""
+    return "b" + sha.hex()
+
+
+def parse_blob_id(text: str) -> bytes | None:
+    if len(text) != 65 or not text.startswith("b"):
+        return None
+    try:
+        return bytes.fromhex(text[1:])
+    except ValueError:
+        return None

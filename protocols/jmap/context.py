@@ -1,0 +1,73 @@
+"""What JMAP method handlers get from the application (``MethodCall.context``).
+
+`JmapServices` is built once per server; `JmapContext` once per authenticated request.  Handlers
+read the store directly and write through ``services.write`` (the group-committed store path that
+delivery and IMAP use), so IMAP and JMAP always show the same state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from store import ApplyResult, Batch, MailError, Store
+from store.fts import Query
+from store.ids import object_id, parse_object_id
+from store.models import Principal
+
+from .core.errors import MethodError
+
+
+@dataclass(frozen=True, slots=True)
+class JmapLimits:
+    max_objects_in_get: int = 500
+    max_objects_in_set: int = 500
+    max_size_upload: int = 50 * 1024 * 1024
+    max_query_limit: int = 1000  # a /query without a limit returns at most this many ids
+    max_body_value_bytes: int = 1024 * 1024  # cap when the client asks for no limit
+    upload_ttl: int = 86400  # seconds an unreferenced upload stays usable
+
+
+@dataclass(frozen=True, slots=True)
+class SubmissionRecipient:
+    address: str
+    status: str  # "delivered" (local), "queued" (remote, for the outbound relay), "failed"
+    error: MailError | None = None
+
+
+@dataclass
+class JmapServices:
+    store: Store
+    write: Callable[[Batch], Awaitable[ApplyResult]]
+    # Full-text search over one account (read-your-writes: indexes pending changes first).
+    search_text: Callable[[int, Query], Awaitable[set[int]]]
+    # (subject_html, preview_html) with <mark> highlights, for SearchSnippet/get (RFC 8621 §5).
+    snippet: Callable[[int, int, Query], Awaitable[tuple[str | None, str | None]]]
+    # Sends a message: local recipients through the delivery path used by LMTP, others queued.
+    submit: Callable[[int, str, tuple[str, ...], bytes], Awaitable[list[SubmissionRecipient]]]
+    now: Callable[[], int]
+    hostname: str = "localhost"
+    limits: JmapLimits = field(default_factory=JmapLimits)
+
+
+@dataclass
+class JmapContext:
+    services: JmapServices
+    principal: Principal
+
+    @property
+    def store(self) -> Store:
+        return self.services.store
+
+    def account(self, account_id: object) -> int:
+        """The numeric account of an ``accountId`` argument the user may use (§3.6.2)."""
+        if not isinstance(account_id, str):
+            raise MethodError("invalidArguments", "accountId must be a string")
+        number = parse_object_id("account", account_id)
+        if number is None or number != self.principal.id or self.store.account(number) is None:
+            raise MethodError("accountNotFound")
+        return number
+
+    @property
+    def account_id(self) -> str:
+        return object_id("account", self.principal.id)
