@@ -591,6 +591,8 @@ def _assign_thread(
             ctx.txn.delete(key)
             ctx.txn.put(keys.thread(acct, target, eid), b"")
             ctx.change(acct, "Email", eid, "u")
+            for mbox, _uid in em.mailboxes:  # its mailboxes' thread counts change
+                ctx.change(acct, "Mailbox", mbox, "u")
         ctx.change(acct, "Thread", other, "d")
     ctx.change(acct, "Thread", target, "u")
     return target, state
