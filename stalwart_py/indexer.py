@@ -100,6 +100,7 @@ class Indexer:
         self._thread: threading.Thread | None = None
         self._unsubscribe = store.feed.subscribe(self._on_change)
         self._uncommitted = 0
+        self._dirty_docs = 0  # documents added or removed since the last commit
         self._cursors: dict[int, int] = {}
         self._last_commit = time.monotonic()
         self.indexed = 0
@@ -134,7 +135,9 @@ class Indexer:
             if self._cursors.get(acct, self.index.get_cursor(acct)) < state.modseq:
                 while self._index_account(acct):
                     pass
-            if self._uncommitted:
+            # Only documents matter to a search; cursors alone wait for the regular commit
+            # (a flag change does not cost a tantivy commit per SEARCH).
+            if self._dirty_docs:
                 self._commit()
 
     def search(self, acct: int, query: Query) -> set[int]:
@@ -189,6 +192,7 @@ class Indexer:
         self.index.commit()
         self._cursors.clear()
         self._uncommitted = 0
+        self._dirty_docs = 0
         self._last_commit = time.monotonic()
 
     def _index_account(self, acct: int) -> bool:
@@ -226,6 +230,7 @@ class Indexer:
         if docs:
             self.index.add(docs)
         self.indexed += len(docs)
+        self._dirty_docs += len(docs) + len(destroyed)
         if changes:
             self._cursors[acct] = changes[-1][0]
             self._uncommitted += len(docs) + len(destroyed) + 1
@@ -234,6 +239,7 @@ class Indexer:
     def _reindex_account(self, acct: int, modseq: int) -> None:
         self.index.remove_account(acct)
         docs = []
+        self._dirty_docs += 1
         for email in self.store.emails(acct):
             doc = document_for(self.store, acct, email)
             if doc is not None:
