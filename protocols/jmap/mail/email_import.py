@@ -1,0 +1,389 @@
+"""Email/import (RFC 8621 §4.8), Email/copy (§4.7, RFC 8620 §5.4) and Email/parse (§4.9).
+
+Import stores a blob the account may read (an upload, a part of one of its emails, or a
+``#creationId`` of a Blob/upload) as a new email: the message is parsed once and stored with
+``PutBlob`` + ``ImportEmail`` like every other arrival.  Copy re-links an existing email's blob
+and stored metadata into another account (no re-parsing); RFC 8620 §5.4 requires ``accountId``
+to differ from ``fromAccountId``, and a user may so far only reach their own account, so the
+method answers ``fromAccountNotFound``/``accountNotFound``/``invalidArguments`` until shared
+accounts exist — :func:`copy_emails` does the work between any two accounts.  Parse renders a
+blob as an Email without storing anything, with the read side's :mod:`.email_render`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Final
+
+from protocols.mime import ParsedMessage, parse_message
+from store.batch import ImportEmail
+from store.codec import unpack
+from store.ids import object_id, parse_object_id
+
+from ..context import JmapContext
+from ..core import (
+    MAIL,
+    Dispatcher,
+    MethodCall,
+    MethodError,
+    SetError,
+    check_if_in_state,
+    check_known,
+    get_bool,
+    get_id,
+    get_id_list,
+    get_str,
+    get_str_list,
+    get_uint,
+    invalid_arguments,
+    set_error_for,
+)
+from .blob import blob_reader, resolve_blob_ref
+from .email_build import invalid
+from .email_render import (
+    BODY_PART_PROPERTIES,
+    DEFAULT_BODY_PROPERTIES,
+    EMAIL_PROPERTIES,
+    BodyOptions,
+    MessageSource,
+    check_properties,
+    render_email,
+)
+from .email_set import (
+    NewEmail,
+    created_json,
+    implicit_email_set,
+    import_ops,
+    parse_keywords,
+    parse_mailbox_ids,
+    parse_received_at,
+)
+from .write import context_of, type_state, write_ops
+
+IMPORT_PROPERTIES: Final = frozenset({"blobId", "mailboxIds", "keywords", "receivedAt"})
+COPY_PROPERTIES: Final = frozenset({"id", "mailboxIds", "keywords", "receivedAt"})
+# §4.9: Email/parse's default "properties".
+PARSE_DEFAULT_PROPERTIES: Final = (
+    "messageId",
+    "inReplyTo",
+    "references",
+    "sender",
+    "from",
+    "to",
+    "cc",
+    "bcc",
+    "replyTo",
+    "subject",
+    "sentAt",
+    "hasAttachment",
+    "preview",
+    "bodyValues",
+    "textBody",
+    "htmlBody",
+    "attachments",
+)
+
+
+def _state_of(ctx: JmapContext, acct: int) -> str:
+    return type_state(ctx, acct, "Email")
+
+
+# -- Email/import (§4.8) -------------------------------------------------------------------------
+def _import_one(call: MethodCall, ctx: JmapContext, acct: int, obj: Any, now: int) -> NewEmail:
+    if not isinstance(obj, dict):
+        raise invalid("blobId", "An EmailImport must be an object.")
+    unknown = sorted(set(obj) - IMPORT_PROPERTIES)
+    if unknown:
+        raise SetError("invalidProperties", "Unknown EmailImport properties.", properties=unknown)
+    ident = obj.get("blobId")
+    if not isinstance(ident, str):
+        raise invalid("blobId", "blobId is required.")
+    if "mailboxIds" not in obj:
+        raise invalid("mailboxIds", "mailboxIds is required.")
+    mailbox_ids = parse_mailbox_ids(ctx, acct, obj["mailboxIds"], call.created_ids)
+    keywords = parse_keywords(obj.get("keywords"))
+    received_at = parse_received_at(obj.get("receivedAt"), now)
+    raw = blob_reader(ctx, acct, call.created_ids)(ident)
+    if raw is None:
+        raise SetError("blobNotFound", f"Blob {ident!r} not found.", notFound=[ident])
+    parsed = parse_message(raw)
+    if not raw.strip() or not parsed.headers:
+        # §4.8 invalidEmail: "The server MAY forbid an Email with certain properties".
+        raise SetError(
+            "invalidEmail", "The blob is not an RFC 5322 message.", properties=["blobId"]
+        )
+    return NewEmail(raw, parsed, mailbox_ids, keywords, received_at)
+
+
+async def email_import(call: MethodCall) -> list[tuple[str, dict[str, Any]]]:
+    ctx = context_of(call)
+    args = call.args
+    check_known(args, {"accountId", "ifInState", "emails"})
+    acct = ctx.account(args.get("accountId"))
+    emails = args.get("emails")
+    if not isinstance(emails, dict):
+        raise invalid_arguments("emails must be an object.", arguments=["emails"])
+    if len(emails) > ctx.services.limits.max_objects_in_set:
+        raise MethodError("requestTooLarge", "Too many emails in one call.")
+    for cid in emails:
+        get_id(cid, "emails")
+    old_state = _state_of(ctx, acct)
+    if args.get("ifInState") is not None:
+        check_if_in_state(get_str(args["ifInState"], "ifInState"), old_state)
+    now = ctx.services.now()
+    created: dict[str, dict[str, Any]] = {}
+    not_created: dict[str, SetError] = {}
+    ops: list[Any] = []
+    order: list[tuple[str, NewEmail]] = []
+    for cid, obj in emails.items():
+        try:
+            new = _import_one(call, ctx, acct, obj, now)
+        except SetError as err:
+            not_created[cid] = err
+            continue
+        ops.extend(import_ops(acct, new, hold_until=now))
+        order.append((cid, new))
+    if ops:
+        applied = await write_ops(ctx, ops)
+        for n, (cid, new) in enumerate(order):
+            error = applied[2 * n].error or applied[2 * n + 1].error
+            if error is not None:
+                not_created[cid] = set_error_for(error)
+                continue
+            result = applied[2 * n + 1].value
+            call.created_ids[cid] = object_id("email", result.email_id)
+            created[cid] = created_json(result.email_id, result.thread_id, new.sha, len(new.raw))
+    return [
+        (
+            "Email/import",
+            {
+                "accountId": args["accountId"],
+                "oldState": old_state,
+                "newState": _state_of(ctx, acct),
+                "created": created or None,
+                "notCreated": {k: e.to_json() for k, e in not_created.items()} or None,
+            },
+        )
+    ]
+
+
+# -- Email/copy (§4.7) ---------------------------------------------------------------------------
+async def copy_emails(
+    call: MethodCall,
+    ctx: JmapContext,
+    from_acct: int,
+    to_acct: int,
+    create: Mapping[str, Any],
+) -> tuple[dict[str, dict[str, Any]], dict[str, SetError], dict[str, str]]:
+    """Copies emails of ``from_acct`` into ``to_acct``: (created, notCreated, creation id →
+    original id of each success).  Properties not given are copied from the original
+    (RFC 8620 §5.4)."""
+    created: dict[str, dict[str, Any]] = {}
+    failed: dict[str, SetError] = {}
+    originals: dict[str, str] = {}
+    now = ctx.services.now()
+    ops: list[ImportEmail] = []
+    order: list[tuple[str, str, bytes, int]] = []
+    for cid, obj in create.items():
+        try:
+            if not isinstance(obj, dict):
+                raise invalid("id", "A copy must be an object.")
+            unknown = sorted(set(obj) - COPY_PROPERTIES)
+            if unknown:
+                raise SetError(
+                    "invalidProperties",
+                    "Only id, mailboxIds, keywords and receivedAt may be set.",
+                    properties=unknown,
+                )
+            ident = obj.get("id")
+            resolved = resolve_blob_ref(ident, call.created_ids) if isinstance(ident, str) else None
+            number = parse_object_id("email", resolved) if resolved else None
+            original = ctx.store.email(from_acct, number) if number is not None else None
+            metadata = ctx.store.metadata(from_acct, number) if number is not None else None
+            if original is None or metadata is None or not isinstance(ident, str):
+                raise SetError("notFound", f"Email {ident!r} does not exist.")
+            if "mailboxIds" not in obj:
+                raise invalid("mailboxIds", "mailboxIds is required.")
+            mailbox_ids = parse_mailbox_ids(ctx, to_acct, obj["mailboxIds"], call.created_ids)
+            keywords = parse_keywords(obj["keywords"]) if "keywords" in obj else original.keywords
+            received_at = (
+                parse_received_at(obj["receivedAt"], now)
+                if "receivedAt" in obj
+                else original.received_at
+            )
+        except SetError as err:
+            failed[cid] = err
+            continue
+        parsed = ParsedMessage.from_wire(unpack(metadata))
+        references = tuple(dict.fromkeys((*parsed.in_reply_to, *parsed.references)))
+        ops.append(
+            ImportEmail(
+                to_acct,
+                original.blob,
+                original.size,
+                mailbox_ids,
+                keywords,
+                received_at,
+                metadata,
+                message_id=parsed.message_id[0] if parsed.message_id else "",
+                references=references,
+                subject=parsed.normalized_subject,
+            )
+        )
+        order.append((cid, object_id("email", original.id), original.blob, original.size))
+    if ops:
+        applied = await write_ops(ctx, ops)
+        for (cid, original_id, sha, size), result in zip(order, applied.results, strict=True):
+            if result.error is not None:
+                failed[cid] = set_error_for(result.error)
+                continue
+            call.created_ids[cid] = object_id("email", result.value.email_id)
+            created[cid] = created_json(result.value.email_id, result.value.thread_id, sha, size)
+            originals[cid] = original_id
+    return created, failed, originals
+
+
+async def email_copy(call: MethodCall) -> list[tuple[str, dict[str, Any]]]:
+    ctx = context_of(call)
+    args = call.args
+    check_known(
+        args,
+        {
+            "fromAccountId",
+            "ifFromInState",
+            "accountId",
+            "ifInState",
+            "create",
+            "onSuccessDestroyOriginal",
+            "destroyFromIfInState",
+        },
+    )
+    try:
+        from_acct = ctx.account(args.get("fromAccountId"))
+    except MethodError as err:
+        if err.type == "accountNotFound":
+            raise MethodError("fromAccountNotFound") from None
+        raise
+    to_acct = ctx.account(args.get("accountId"))
+    if from_acct == to_acct:
+        # RFC 8620 §5.4 accountId: "This MUST be different to the fromAccountId."
+        raise invalid_arguments(
+            "accountId must differ from fromAccountId (RFC 8620 §5.4).", arguments=["accountId"]
+        )
+    create = args.get("create")
+    if not isinstance(create, dict):
+        raise invalid_arguments("create must be an object.", arguments=["create"])
+    for cid in create:
+        get_id(cid, "create")
+    destroy_original = get_bool(
+        args.get("onSuccessDestroyOriginal") or False, "onSuccessDestroyOriginal"
+    )
+    if args.get("ifFromInState") is not None:
+        check_if_in_state(
+            get_str(args["ifFromInState"], "ifFromInState"), _state_of(ctx, from_acct)
+        )
+    old_state = _state_of(ctx, to_acct)
+    if args.get("ifInState") is not None:
+        check_if_in_state(get_str(args["ifInState"], "ifInState"), old_state)
+    created, failed, originals = await copy_emails(call, ctx, from_acct, to_acct, create)
+    responses: list[tuple[str, dict[str, Any]]] = [
+        (
+            "Email/copy",
+            {
+                "fromAccountId": args["fromAccountId"],
+                "accountId": args["accountId"],
+                "oldState": old_state,
+                "newState": _state_of(ctx, to_acct),
+                "created": created or None,
+                "notCreated": {k: e.to_json() for k, e in failed.items()} or None,
+            },
+        )
+    ]
+    if destroy_original and originals:
+        set_args: dict[str, Any] = {
+            "accountId": args["fromAccountId"],
+            "destroy": list(originals.values()),
+        }
+        if args.get("destroyFromIfInState") is not None:
+            set_args["ifInState"] = args["destroyFromIfInState"]
+        responses.append(await implicit_email_set(call, set_args))
+    return responses
+
+
+# -- Email/parse (§4.9) --------------------------------------------------------------------------
+async def email_parse(call: MethodCall) -> list[tuple[str, dict[str, Any]]]:
+    ctx = context_of(call)
+    args = call.args
+    check_known(
+        args,
+        {
+            "accountId",
+            "blobIds",
+            "properties",
+            "bodyProperties",
+            "fetchTextBodyValues",
+            "fetchHTMLBodyValues",
+            "fetchAllBodyValues",
+            "maxBodyValueBytes",
+        },
+    )
+    acct = ctx.account(args.get("accountId"))
+    if args.get("blobIds") is None:
+        raise invalid_arguments("blobIds is required.", arguments=["blobIds"])
+    blob_ids = tuple(dict.fromkeys(get_id_list(args["blobIds"], "blobIds", allow_ref=True)))
+    if len(blob_ids) > ctx.services.limits.max_objects_in_get:
+        raise MethodError("requestTooLarge", "Too many blobIds.")
+    properties: tuple[str, ...] = PARSE_DEFAULT_PROPERTIES
+    if args.get("properties") is not None:
+        properties = tuple(dict.fromkeys(get_str_list(args["properties"], "properties")))
+        check_properties(properties, EMAIL_PROPERTIES)
+    body_properties: tuple[str, ...] = DEFAULT_BODY_PROPERTIES
+    if args.get("bodyProperties") is not None:
+        body_properties = tuple(get_str_list(args["bodyProperties"], "bodyProperties"))
+        check_properties(body_properties, BODY_PART_PROPERTIES, argument="bodyProperties")
+
+    def flag(name: str) -> bool:
+        return get_bool(args[name], name) if args.get(name) is not None else False
+
+    max_bytes = 0
+    if args.get("maxBodyValueBytes") is not None:
+        max_bytes = get_uint(args["maxBodyValueBytes"], "maxBodyValueBytes", positive=True)
+    body = BodyOptions.create(
+        body_properties,
+        fetch_text=flag("fetchTextBodyValues"),
+        fetch_html=flag("fetchHTMLBodyValues"),
+        fetch_all=flag("fetchAllBodyValues"),
+        max_bytes=max_bytes,
+    )
+    read = blob_reader(ctx, acct, call.created_ids)
+    parsed_out: dict[str, Any] = {}
+    not_parsable: list[str] = []
+    not_found: list[str] = []
+    for ident in blob_ids:
+        raw = read(ident)
+        if raw is None:
+            not_found.append(ident)
+            continue
+        parsed = parse_message(raw)
+        if not parsed.headers:
+            not_parsable.append(ident)
+            continue
+        real = resolve_blob_ref(ident, call.created_ids) or ident
+        parsed_out[ident] = render_email(MessageSource(parsed, raw, real), properties, body)
+    return [
+        (
+            "Email/parse",
+            {
+                "accountId": args["accountId"],
+                "parsed": parsed_out or None,
+                "notParsable": not_parsable or None,
+                "notFound": not_found or None,
+            },
+        )
+    ]
+
+
+def register(dispatcher: Dispatcher) -> None:
+    dispatcher.register("Email/import", MAIL, email_import)
+    dispatcher.register("Email/copy", MAIL, email_copy)
+    dispatcher.register("Email/parse", MAIL, email_parse)

@@ -1,0 +1,270 @@
+"""Identity/get, /changes and /set (RFC 8621 §6).
+
+Identities are generic store objects of type ``"Identity"`` (``SetObject``), their value a
+msgpack map of the Identity's properties; ids are ``store.ids.object_id("object", n)``.  Every
+account has a default identity (its primary address, ``mayDelete`` false) created lazily by the
+first Identity/get or EmailSubmission that needs one.  An identity's ``email`` must be one of
+the principal's addresses (``forbiddenFrom`` otherwise, §6.3) and is immutable.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from store.batch import DestroyObject, SetObject
+from store.codec import pack, unpack
+from store.ids import parse_object_id
+
+from ..context import JmapContext
+from ..core import (
+    SUBMISSION,
+    Dispatcher,
+    MethodCall,
+    SetError,
+    SetResponse,
+    apply_patch,
+    check_if_in_state,
+    parse_get,
+    parse_set,
+    set_error_for,
+)
+from .email_build import invalid
+from .write import context_of, object_id_str, standard_changes, type_state, write_ops
+
+TYPE: Final = "Identity"
+PROPERTIES: Final = (
+    "id",
+    "name",
+    "email",
+    "replyTo",
+    "bcc",
+    "textSignature",
+    "htmlSignature",
+    "mayDelete",
+)
+DEFAULTS: Final = {
+    "name": "",
+    "replyTo": None,
+    "bcc": None,
+    "textSignature": "",
+    "htmlSignature": "",
+}
+SERVER_SET: Final = frozenset({"id", "mayDelete"})
+
+
+def load_identities(ctx: JmapContext, acct: int) -> dict[int, dict[str, Any]]:
+    return {oid: dict(unpack(value)) for oid, value in ctx.store.objects(acct, TYPE)}
+
+
+async def ensure_default(ctx: JmapContext, acct: int) -> dict[int, dict[str, Any]]:
+    """The account's identities, creating the default one when there are none (§6)."""
+    identities = load_identities(ctx, acct)
+    if identities:
+        return identities
+    principal = ctx.store.principal(acct)
+    if principal is None or not principal.emails:
+        return identities
+    value = {
+        **DEFAULTS,
+        "name": principal.description,
+        "email": principal.emails[0],
+        "mayDelete": False,
+    }
+    result = (await write_ops(ctx, [SetObject(acct, TYPE, 0, pack(value))]))[0]
+    if result.error is not None:
+        raise result.error
+    return load_identities(ctx, acct)
+
+
+def allowed_addresses(ctx: JmapContext) -> set[str]:
+    return {a.lower() for a in ctx.principal.emails}
+
+
+def to_json(oid: int, value: dict[str, Any], properties: tuple[str, ...] | None) -> dict[str, Any]:
+    full = {"id": object_id_str(oid), **DEFAULTS, **value}
+    full.setdefault("mayDelete", True)
+    return {p: full.get(p) for p in (properties or PROPERTIES)} | {"id": object_id_str(oid)}
+
+
+def _address_list(value: Any, prop: str) -> list[dict[str, Any]] | None:
+    if value is None:
+        return None
+    if not isinstance(value, list):
+        raise invalid(prop, f"{prop} must be an array of EmailAddress or null.")
+    out = []
+    for item in value:
+        if (
+            not isinstance(item, dict)
+            or set(item) - {"name", "email"}
+            or not isinstance(item.get("email"), str)
+            or "@" not in item["email"]
+            or not (item.get("name") is None or isinstance(item["name"], str))
+        ):
+            raise invalid(prop, f"{prop} must be an array of EmailAddress or null.")
+        out.append({"name": item.get("name"), "email": item["email"]})
+    return out
+
+
+def validate(obj: dict[str, Any]) -> dict[str, Any]:
+    """The stored value for an Identity object (all settable properties checked)."""
+    for prop in ("name", "textSignature", "htmlSignature"):
+        if not isinstance(obj.get(prop, ""), str):
+            raise invalid(prop, f"{prop} must be a string.")
+    if not isinstance(obj.get("email"), str):
+        raise invalid("email", "email is required.")
+    return {
+        "name": obj.get("name", ""),
+        "email": obj["email"],
+        "replyTo": _address_list(obj.get("replyTo"), "replyTo"),
+        "bcc": _address_list(obj.get("bcc"), "bcc"),
+        "textSignature": obj.get("textSignature", ""),
+        "htmlSignature": obj.get("htmlSignature", ""),
+        "mayDelete": bool(obj.get("mayDelete", True)),
+    }
+
+
+def _number(ident: str, created_ids: dict[str, str]) -> int | None:
+    resolved = created_ids.get(ident[1:]) if ident.startswith("#") else ident
+    return parse_object_id("object", resolved) if resolved else None
+
+
+async def identity_get(call: MethodCall) -> list[tuple[str, dict[str, Any]]]:
+    ctx = context_of(call)
+    args = parse_get(
+        call.args,
+        max_objects=ctx.services.limits.max_objects_in_get,
+        created_ids=call.created_ids,
+        known_properties=PROPERTIES,
+    )
+    acct = ctx.account(args.account_id)
+    identities = await ensure_default(ctx, acct)
+    found: list[dict[str, Any]] = []
+    not_found: list[str] = []
+    if args.ids is None:
+        found = [to_json(oid, v, args.properties) for oid, v in identities.items()]
+    else:
+        for ident in args.ids:
+            number = parse_object_id("object", ident)
+            if number is None or number not in identities:
+                not_found.append(ident)
+            else:
+                found.append(to_json(number, identities[number], args.properties))
+    return [
+        (
+            "Identity/get",
+            {
+                "accountId": args.account_id,
+                "state": type_state(ctx, acct, TYPE),
+                "list": found,
+                "notFound": not_found,
+            },
+        )
+    ]
+
+
+async def identity_changes(call: MethodCall) -> list[Any]:
+    return await standard_changes(call, TYPE, "Identity/changes")
+
+
+async def identity_set(call: MethodCall) -> list[tuple[str, dict[str, Any]]]:
+    ctx = context_of(call)
+    args = parse_set(call.args, max_objects=ctx.services.limits.max_objects_in_set)
+    acct = ctx.account(args.account_id)
+    identities = await ensure_default(ctx, acct)
+    old_state = type_state(ctx, acct, TYPE)
+    check_if_in_state(args.if_in_state, old_state)
+    response = SetResponse(args.account_id, old_state, old_state)
+    addresses = allowed_addresses(ctx)
+
+    # create
+    order: list[tuple[str, dict[str, Any]]] = []
+    for cid, obj in args.create.items():
+        try:
+            bad = sorted(SERVER_SET & obj.keys())
+            unknown = sorted(set(obj) - set(PROPERTIES))
+            if bad or unknown:
+                raise SetError(
+                    "invalidProperties",
+                    "Unknown or server-set properties.",
+                    properties=bad + unknown,
+                )
+            value = validate({**obj, "mayDelete": True})
+            if value["email"].lower() not in addresses:
+                raise SetError("forbiddenFrom", "You may not send from this address (§6.3).")
+        except SetError as err:
+            response.not_created[cid] = err
+            continue
+        order.append((cid, value))
+    if order:
+        applied = await write_ops(ctx, [SetObject(acct, TYPE, 0, pack(v)) for _, v in order])
+        for (cid, value), result in zip(order, applied.results, strict=True):
+            if result.error is not None:
+                response.not_created[cid] = set_error_for(result.error)
+                continue
+            call.created_ids[cid] = object_id_str(result.value)
+            out: dict[str, Any] = {"id": object_id_str(result.value), "mayDelete": True}
+            for prop, default in DEFAULTS.items():
+                if prop not in args.create[cid]:
+                    out[prop] = default
+            response.created[cid] = out
+            identities[result.value] = value
+
+    # update
+    updates: list[tuple[str, int, dict[str, Any]]] = []
+    for ident, patch in args.update.items():
+        number = _number(ident, call.created_ids)
+        try:
+            if number is None or number not in identities:
+                raise SetError("notFound", f"Identity {ident!r} does not exist.")
+            current = identities[number]
+            patched = apply_patch({**DEFAULTS, **current}, patch)
+            for prop in set(patched) | set(current):
+                if prop not in PROPERTIES:
+                    raise invalid(prop, f"Unknown property {prop!r}.")
+            if patched.get("email") != current.get("email"):
+                raise invalid("email", "email is immutable (§6).")
+            if patched.get("mayDelete") != current.get("mayDelete", True):
+                raise invalid("mayDelete", "mayDelete is server-set.")
+            if patched.pop("id", object_id_str(number)) != object_id_str(number):
+                raise invalid("id", "id is immutable.")
+            value = validate(patched)
+        except SetError as err:
+            response.not_updated[ident] = err
+            continue
+        updates.append((ident, number, value))
+    if updates:
+        applied = await write_ops(ctx, [SetObject(acct, TYPE, n, pack(v)) for _, n, v in updates])
+        for (ident, number, value), result in zip(updates, applied.results, strict=True):
+            if result.error is not None:
+                response.not_updated[ident] = set_error_for(result.error)
+            else:
+                response.updated[ident] = None
+                identities[number] = value
+
+    # destroy
+    destroys: list[tuple[str, int]] = []
+    for ident in args.destroy:
+        number = _number(ident, call.created_ids)
+        if number is None or number not in identities:
+            response.not_destroyed[ident] = SetError("notFound", f"Identity {ident!r} not found.")
+        elif not identities[number].get("mayDelete", True):
+            response.not_destroyed[ident] = SetError(
+                "forbidden", "This identity may not be deleted."
+            )
+        else:
+            destroys.append((ident, number))
+    if destroys:
+        applied = await write_ops(ctx, [DestroyObject(acct, TYPE, n) for _, n in destroys])
+        for (ident, _), result in zip(destroys, applied.results, strict=True):
+            if result.error is not None:
+                response.not_destroyed[ident] = set_error_for(result.error)
+            else:
+                response.destroyed.append(ident)
+    response.new_state = type_state(ctx, acct, TYPE)
+    return [("Identity/set", response.to_json())]
+
+
+def register(dispatcher: Dispatcher) -> None:
+    dispatcher.register("Identity/get", SUBMISSION, identity_get)
+    dispatcher.register("Identity/changes", SUBMISSION, identity_changes)
+    dispatcher.register("Identity/set", SUBMISSION, identity_set)

@@ -1,0 +1,374 @@
+"""Mailbox/set (RFC 8621 §2.5).
+
+Creates run in rounds so that a ``parentId`` of ``"#creationId"`` may name a mailbox created
+earlier in the same call (RFC 8620 §5.3: creation ids are usable "in any Id property"); each
+round is one batch.  Updates are one batch, destroys another, children before parents so that a
+client may destroy a subtree in one call.  A name may not contain "/", the hierarchy delimiter
+IMAP shows (``protocols.imap.names``), so both protocols see the same tree.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+from store.batch import UNCHANGED, CreateMailbox, DestroyMailbox, UpdateMailbox
+from store.errors import ErrorKind, MailError
+from store.ids import object_id, parse_object_id
+from store.models import Mailbox
+
+from ..context import JmapContext
+from ..core import (
+    MAIL,
+    Dispatcher,
+    MethodCall,
+    SetError,
+    SetResponse,
+    check_if_in_state,
+    get_bool,
+    parse_set,
+    patch_paths,
+    set_error_for,
+)
+from .write import context_of, type_state, write_ops
+
+# IANA "JMAP Mailbox Roles" registry (RFC 8621 §10.5, RFC 9425/8887 era additions).
+ROLES: Final = frozenset(
+    {
+        "all",
+        "archive",
+        "drafts",
+        "flagged",
+        "important",
+        "inbox",
+        "junk",
+        "sent",
+        "subscribed",
+        "trash",
+        "snoozed",
+        "scheduled",
+        "memos",
+    }
+)
+SETTABLE: Final = frozenset({"name", "parentId", "role", "sortOrder", "isSubscribed"})
+SERVER_SET: Final = frozenset(
+    {"id", "totalEmails", "unreadEmails", "totalThreads", "unreadThreads", "myRights"}
+)
+MAX_NAME: Final = 255
+MY_RIGHTS: Final = {
+    "mayReadItems": True,
+    "mayAddItems": True,
+    "mayRemoveItems": True,
+    "maySetSeen": True,
+    "maySetKeywords": True,
+    "mayCreateChild": True,
+    "mayRename": True,
+    "mayDelete": True,
+    "maySubmit": True,
+}
+
+
+def _invalid(prop: str, description: str) -> SetError:
+    return SetError("invalidProperties", description, properties=[prop])
+
+
+@dataclass(frozen=True, slots=True)
+class MailboxValues:
+    """Validated settable properties; ``None`` = not given (parent: 0 = top level)."""
+
+    name: str | None = None
+    parent: int | None = None
+    role: str | None = None  # "" = no role
+    sort_order: int | None = None
+    subscribed: bool | None = None
+
+
+def _check_name(value: Any) -> str:
+    if not isinstance(value, str):
+        raise _invalid("name", "name must be a string.")
+    name = unicodedata.normalize("NFC", value)  # Net-Unicode (RFC 5198) is NFC
+    if not name.strip() or len(name) > MAX_NAME:
+        raise _invalid("name", f"name must be 1 to {MAX_NAME} characters.")
+    if any(unicodedata.category(c) == "Cc" for c in name) or "/" in name:
+        raise _invalid("name", "name contains a control character or '/'.")
+    return name
+
+
+def _check_role(value: Any) -> str:
+    if value is None:
+        return ""
+    if not isinstance(value, str) or value not in ROLES:
+        raise _invalid("role", f"role {value!r} is not a registered Mailbox role.")
+    return value
+
+
+def _check_parent(value: Any, ctx: JmapContext, acct: int, created: Mapping[str, str]) -> int:
+    if value is None:
+        return 0
+    if not isinstance(value, str):
+        raise _invalid("parentId", "parentId must be an Id or null.")
+    ident = created.get(value[1:]) if value.startswith("#") else value
+    number = parse_object_id("mailbox", ident) if ident else None
+    if number is None or ctx.store.mailbox(acct, number) is None:
+        raise _invalid("parentId", f"parentId {value!r} is not a mailbox.")
+    return number
+
+
+def _values(
+    obj: Mapping[str, Any], ctx: JmapContext, acct: int, created: Mapping[str, str]
+) -> MailboxValues:
+    for key in obj:
+        if key not in SETTABLE:
+            raise _invalid(key, f"{key!r} cannot be set.")
+    sort_order = obj.get("sortOrder")
+    if sort_order is not None and (
+        isinstance(sort_order, bool) or not isinstance(sort_order, int) or sort_order < 0
+    ):
+        raise _invalid("sortOrder", "sortOrder must be an UnsignedInt.")
+    subscribed = obj.get("isSubscribed")
+    if "isSubscribed" in obj and not isinstance(subscribed, bool):
+        raise _invalid("isSubscribed", "isSubscribed must be a boolean.")
+    return MailboxValues(
+        name=_check_name(obj["name"]) if "name" in obj else None,
+        parent=_check_parent(obj["parentId"], ctx, acct, created) if "parentId" in obj else None,
+        role=_check_role(obj["role"]) if "role" in obj else None,
+        sort_order=sort_order,
+        subscribed=subscribed,
+    )
+
+
+def _sibling_clash(mailboxes: list[Mailbox], name: str, parent: int, self_id: int = 0) -> bool:
+    folded = name.casefold()
+    return any(
+        m.parent_id == parent and m.name.casefold() == folded and m.id != self_id for m in mailboxes
+    )
+
+
+def _store_error(error: MailError, name_changed: bool) -> SetError:
+    if error.kind is ErrorKind.ALREADY_EXISTS:
+        return _invalid("name" if name_changed else "role", "The name or role is already used.")
+    if error.kind is ErrorKind.INVALID:
+        return _invalid("parentId", "A mailbox cannot be moved under itself.")
+    return set_error_for(error)
+
+
+async def _create(
+    call: MethodCall, ctx: JmapContext, acct: int, create: Mapping[str, dict[str, Any]]
+) -> tuple[dict[str, dict[str, Any]], dict[str, SetError]]:
+    created: dict[str, dict[str, Any]] = {}
+    failed: dict[str, SetError] = {}
+    pending = dict(create)
+    while pending:
+        # A create waits while its parentId names a creation of this call not yet made.
+        ready = {
+            cid: obj
+            for cid, obj in pending.items()
+            if not (
+                isinstance(obj.get("parentId"), str)
+                and obj["parentId"].startswith("#")
+                and obj["parentId"][1:] in pending
+            )
+        }
+        if not ready:  # a cycle of parent references
+            for cid in pending:
+                failed[cid] = _invalid("parentId", "parentId references form a cycle.")
+            break
+        for cid in ready:
+            del pending[cid]
+        mailboxes = ctx.store.mailboxes(acct)
+        roles = {m.role for m in mailboxes if m.role}
+        ops: list[CreateMailbox] = []
+        order: list[tuple[str, MailboxValues]] = []
+        for cid, obj in ready.items():
+            try:
+                bad = sorted(SERVER_SET & obj.keys())
+                if bad:
+                    raise SetError("invalidProperties", "Server-set properties.", properties=bad)
+                if "name" not in obj:
+                    raise _invalid("name", "name is required.")
+                values = _values(obj, ctx, acct, call.created_ids)
+                assert values.name is not None
+                parent = values.parent or 0
+                if _sibling_clash(mailboxes, values.name, parent) or any(
+                    v.name is not None
+                    and v.name.casefold() == values.name.casefold()
+                    and (v.parent or 0) == parent
+                    for _, v in order
+                ):
+                    raise _invalid("name", "A sibling mailbox has this name.")
+                if values.role and values.role in roles:
+                    raise _invalid("role", f"Another mailbox has role {values.role!r}.")
+            except SetError as err:
+                failed[cid] = err
+                continue
+            if values.role:
+                roles.add(values.role)
+            subscribed = bool(values.subscribed)
+            ops.append(
+                CreateMailbox(
+                    acct, values.name, parent, values.role or "", values.sort_order or 0, subscribed
+                )
+            )
+            order.append((cid, values))
+        if not ops:
+            continue
+        applied = await write_ops(ctx, ops)
+        for (cid, _), result in zip(order, applied.results, strict=True):
+            if result.error is not None:
+                failed[cid] = _store_error(result.error, True)
+                continue
+            ident = object_id("mailbox", result.value)
+            call.created_ids[cid] = ident
+            out: dict[str, Any] = {
+                "id": ident,
+                "totalEmails": 0,
+                "unreadEmails": 0,
+                "totalThreads": 0,
+                "unreadThreads": 0,
+                "myRights": dict(MY_RIGHTS),
+            }
+            obj = create[cid]
+            # RFC 8620 §5.3: properties the server set to a default are returned too.
+            for prop, default in (
+                ("parentId", None),
+                ("role", None),
+                ("sortOrder", 0),
+                ("isSubscribed", False),
+            ):
+                if prop not in obj:
+                    out[prop] = default
+            created[cid] = out
+    return created, failed
+
+
+def _resolve(ident: str, created_ids: Mapping[str, str]) -> int | None:
+    target = created_ids.get(ident[1:]) if ident.startswith("#") else ident
+    return parse_object_id("mailbox", target) if target else None
+
+
+async def _update(
+    call: MethodCall, ctx: JmapContext, acct: int, update: Mapping[str, dict[str, Any]]
+) -> tuple[dict[str, dict[str, Any] | None], dict[str, SetError]]:
+    updated: dict[str, dict[str, Any] | None] = {}
+    failed: dict[str, SetError] = {}
+    mailboxes = ctx.store.mailboxes(acct)
+    by_id = {m.id: m for m in mailboxes}
+    ops: list[UpdateMailbox] = []
+    order: list[tuple[str, bool]] = []
+    for ident, patch in update.items():
+        number = _resolve(ident, call.created_ids)
+        mailbox = by_id.get(number) if number is not None else None
+        try:
+            if mailbox is None:
+                raise SetError("notFound", f"Mailbox {ident!r} does not exist.")
+            paths = patch_paths(patch)
+            obj: dict[str, Any] = {}
+            for path, value in paths.items():
+                if len(path) != 1 or path[0] not in SETTABLE:
+                    raise _invalid("/".join(path), f"{'/'.join(path)!r} cannot be changed.")
+                obj[path[0]] = value
+            if "name" in obj and obj["name"] is None:
+                raise _invalid("name", "name cannot be null.")
+            values = _values(obj, ctx, acct, call.created_ids)
+            name = mailbox.name if values.name is None else values.name
+            parent = mailbox.parent_id if values.parent is None else values.parent
+            if (values.name is not None or values.parent is not None) and _sibling_clash(
+                mailboxes, name, parent, mailbox.id
+            ):
+                raise _invalid("name", "A sibling mailbox has this name.")
+            if values.role and any(m.role == values.role and m.id != mailbox.id for m in mailboxes):
+                raise _invalid("role", f"Another mailbox has role {values.role!r}.")
+        except SetError as err:
+            failed[ident] = err
+            continue
+        ops.append(
+            UpdateMailbox(
+                acct,
+                mailbox.id,
+                name=values.name,
+                parent_id=UNCHANGED if values.parent is None else values.parent,
+                role=values.role,
+                sort_order=values.sort_order,
+                subscribed=values.subscribed,
+            )
+        )
+        order.append((ident, values.name is not None))
+    if ops:
+        applied = await write_ops(ctx, ops)
+        for (ident, renamed), result in zip(order, applied.results, strict=True):
+            if result.error is not None:
+                failed[ident] = _store_error(result.error, renamed)
+            else:
+                updated[ident] = None
+    return updated, failed
+
+
+def _depth(mailbox: Mailbox, by_id: Mapping[int, Mailbox]) -> int:
+    depth, parent, seen = 0, mailbox.parent_id, set()
+    while parent and parent in by_id and parent not in seen:
+        seen.add(parent)
+        depth += 1
+        parent = by_id[parent].parent_id
+    return depth
+
+
+async def _destroy(
+    call: MethodCall, ctx: JmapContext, acct: int, destroy: tuple[str, ...], remove: bool
+) -> tuple[list[str], dict[str, SetError]]:
+    destroyed: list[str] = []
+    failed: dict[str, SetError] = {}
+    by_id = {m.id: m for m in ctx.store.mailboxes(acct)}
+    targets: list[tuple[str, Mailbox]] = []
+    for ident in destroy:
+        number = _resolve(ident, call.created_ids)
+        mailbox = by_id.get(number) if number is not None else None
+        if mailbox is None:
+            failed[ident] = SetError("notFound", f"Mailbox {ident!r} does not exist.")
+        else:
+            targets.append((ident, mailbox))
+    # Children first, so that a subtree destroyed in one call does not fail on mailboxHasChild.
+    targets.sort(key=lambda t: -_depth(t[1], by_id))
+    if targets:
+        ops = [DestroyMailbox(acct, m.id, remove_emails=remove) for _, m in targets]
+        applied = await write_ops(ctx, ops)
+        for (ident, _), result in zip(targets, applied.results, strict=True):
+            error = result.error
+            if error is None:
+                destroyed.append(ident)
+            elif error.kind is ErrorKind.IN_USE:
+                failed[ident] = SetError(
+                    "mailboxHasEmail", "The mailbox has emails (see onDestroyRemoveEmails)."
+                )
+            elif error.kind is ErrorKind.HAS_CHILDREN:
+                failed[ident] = SetError("mailboxHasChild", "The mailbox has child mailboxes.")
+            else:
+                failed[ident] = set_error_for(error)
+    return destroyed, failed
+
+
+async def mailbox_set(call: MethodCall) -> list[tuple[str, dict[str, Any]]]:
+    ctx = context_of(call)
+    args = parse_set(
+        call.args,
+        max_objects=ctx.services.limits.max_objects_in_set,
+        extra=("onDestroyRemoveEmails",),
+    )
+    acct = ctx.account(args.account_id)
+    remove = args.extra.get("onDestroyRemoveEmails")
+    remove = False if remove is None else get_bool(remove, "onDestroyRemoveEmails")
+    old_state = type_state(ctx, acct, "Mailbox")
+    check_if_in_state(args.if_in_state, old_state)
+    response = SetResponse(args.account_id, old_state, old_state)
+    response.created, response.not_created = await _create(call, ctx, acct, args.create)
+    response.updated, response.not_updated = await _update(call, ctx, acct, args.update)
+    response.destroyed, response.not_destroyed = await _destroy(
+        call, ctx, acct, args.destroy, remove
+    )
+    response.new_state = type_state(ctx, acct, "Mailbox")
+    return [("Mailbox/set", response.to_json())]
+
+
+def register(dispatcher: Dispatcher) -> None:
+    dispatcher.register("Mailbox/set", MAIL, mailbox_set)
