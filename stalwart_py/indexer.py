@@ -266,6 +266,12 @@ class Indexer:
                 self._commit()
         return self.indexed - before
 
+    def snippet(self, acct: int, email_id: int, query: Query) -> tuple[str | None, str | None]:
+        """SearchSnippet for one email (blocking: call from a worker thread)."""
+        self.catch_up(acct)
+        with self._work:
+            return self.index.snippet(acct, email_id, query)
+
     def lag(self) -> int:
         """Accounts with changes not yet committed to the index (0 when caught up)."""
         with self._work:

@@ -15,8 +15,10 @@ from pathlib import Path
 
 import trio
 
+from protocols.http import CorsPolicy, HttpLimits, HttpServer
 from protocols.imap.context import ImapContext, ImapLimits
 from protocols.imap.server import serve_imap
+from protocols.jmap.core import CoreLimits
 from protocols.lmtp import LmtpLimits
 from protocols.lmtp.server import serve_lmtp
 from store import ApplyResult, Batch, MailError, Store
@@ -29,8 +31,10 @@ from .auth import Authenticator
 from .config import Config
 from .delivery import Delivery, DeliveryOptions
 from .indexer import Indexer
+from .jmap_service import JmapOptions, JmapService, effective_public_url
 from .lmtp_service import LmtpService
 from .passwords import HashParams, Passwords, generate_password
+from .push import ChangeHub, PushSender
 from .storage import write
 from .tls import self_signed, server_context
 
@@ -91,6 +95,7 @@ class Server:
     indexer: Indexer | None = None
     delivery: Delivery | None = None
     imap_context: ImapContext | None = None
+    jmap: JmapService | None = None
 
     async def run(self, *, task_status: trio.TaskStatus[Server] = trio.TASK_STATUS_IGNORED) -> None:
         cfg = self.cfg
@@ -131,6 +136,8 @@ class Server:
                     await self._start_lmtp(nursery, ssl_ctx)
                 if cfg.imap.enabled:
                     await self._start_imap(nursery, ssl_ctx, directory)
+                if cfg.http.enabled:
+                    await self._start_http(nursery, ssl_ctx, directory)
                 nursery.start_soon(self._janitor, store)
                 task_status.started(self)
         finally:
@@ -220,6 +227,51 @@ class Server:
             self.ports[name] = listeners[0].socket.getsockname()[1]
             log.debug("%s listening on %s:%d", name.upper(), cfg.imap.bind, self.ports[name])
 
+    async def _start_http(
+        self, nursery: trio.Nursery, ssl_ctx: ssl.SSLContext, directory: Directory
+    ) -> None:
+        """JMAP over HTTP (``cfg.http.port``) and HTTPS (``cfg.http.tls_port``), one connection
+        limit for both; the change-feed hub and the PushSubscription sender run beside them."""
+        cfg = self.cfg
+        store, indexer, delivery = self.store, self.indexer, self.delivery
+        assert store is not None and indexer is not None and delivery is not None
+        hub = ChangeHub(store)
+        hub.start()
+        nursery.start_soon(_stop_on_cancel, hub)
+        push = PushSender(store, hub)
+        await nursery.start(push.run)
+        authenticator = Authenticator(
+            store, directory.passwords, cache_ttl=cfg.auth.login_cache_ttl
+        )
+        core = CoreLimits(
+            max_size_upload=cfg.http.max_request_size,
+            max_size_request=min(CoreLimits().max_size_request, cfg.http.max_request_size),
+        )
+        service = self.jmap = JmapService(
+            store,
+            authenticator,
+            delivery,
+            indexer,
+            JmapOptions(public_url=cfg.http.public_url, hostname=cfg.server.hostname, core=core),
+            hub,
+            push,
+        )
+        http = HttpServer(
+            service,
+            limits=HttpLimits(max_body_size=cfg.http.max_request_size),
+            cors=CorsPolicy(origins=tuple(cfg.http.cors_origins)),
+        )
+        for name, port, tls in (
+            ("http", cfg.http.port, None),
+            ("https", cfg.http.tls_port, ssl_ctx),
+        ):
+            listeners = await nursery.start(
+                functools.partial(http.serve, cfg.http.bind, port, ssl_context=tls)
+            )
+            self.ports[name] = listeners[0].socket.getsockname()[1]
+            log.debug("%s listening on %s:%d", name.upper(), cfg.http.bind, self.ports[name])
+        service.public_url = effective_public_url(cfg.http.public_url, self.ports)
+
     async def _janitor(self, store: Store) -> None:
         """Hourly: expire unreferenced blobs and compact change logs beyond the history kept."""
         while True:
@@ -235,3 +287,10 @@ class Server:
             except MailError as err:
                 log.warning("janitor: %s", err)
             await trio.sleep(JANITOR_INTERVAL)
+
+
+async def _stop_on_cancel(hub: ChangeHub) -> None:
+    try:
+        await trio.sleep_forever()
+    finally:
+        hub.stop()

@@ -852,10 +852,13 @@ def test_parse_query() -> None:
         {"filter": {"operator": "AND", "conditions": [1]}},
         {"sort": {}},
         {"sort": [{}]},
-        {"sort": [{"property": "x", "keyword": "k"}]},
         {"sort": [{"property": "x", "isAscending": "yes"}]},
     ):
         assert invalid(parse_query, {"accountId": "A1", **bad}).type == "invalidArguments", bad
+    # Unknown Comparator members are ignored (jmapc sends anchorOffset etc. in each one).
+    lenient = parse_query({"accountId": "A1", "sort": [{"property": "x", "position": 0}]})
+    assert lenient.sort is not None and lenient.sort[0].property == "x"
+    assert lenient.sort[0].extra == {}
     deep: dict[str, Any] = {"inMailbox": "m1"}
     for _ in range(40):
         deep = {"operator": "OR", "conditions": [deep]}

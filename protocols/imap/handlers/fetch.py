@@ -39,6 +39,7 @@ def _rendered(loader: Loader, kind: str, build: Callable[[ParsedMessage], Raw]) 
         _render_cache.move_to_end(key)
     return value
 
+
 # Items that set \Seen unless .PEEK (RFC 9051 §6.4.5).
 _SETS_SEEN = {"RFC822", "RFC822.TEXT"}
 

@@ -98,11 +98,8 @@ def parse_sort(
     for item in value:
         if not isinstance(item, dict):
             raise invalid_arguments("A Comparator must be an object.", arguments=["sort"])
-        unknown = set(item) - {"property", "isAscending", "collation", *extra}
-        if unknown:
-            raise invalid_arguments(
-                f"Unknown Comparator members: {', '.join(sorted(unknown))}.", arguments=["sort"]
-            )
+        # Unknown members are ignored: real clients send them (jmapc 0.4 puts anchorOffset,
+        # calculateTotal and position in every Comparator), and RFC 8620 §5.5 defines no error.
         if "property" not in item:
             raise invalid_arguments("A Comparator needs 'property'.", arguments=["sort"])
         prop = get_str(item["property"], "sort")

@@ -1,0 +1,493 @@
+"""JMAP push objects (RFC 8620 §7): StateChange, PushVerification, PushSubscription and its
+/get and /set methods, plus the EventSource (§7.3) and WebSocket push (RFC 8887 §4.3.5) framing.
+
+Pure: no I/O.  Sending a PushVerification or a StateChange to a subscription's URL is the
+application's job; it learns about new subscriptions through :class:`PushHooks`.
+
+PushSubscriptions belong to the authenticated user, not to an account (§7.2), so they have no
+``accountId``; we store them as generic objects (``SetObject("PushSubscription")``) in the
+user's own account, which is the only account a principal can use.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+import json
+import secrets
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, replace
+from typing import Any, Final
+from urllib.parse import urlsplit
+
+from store import Batch
+from store.batch import DestroyObject, Op, SetObject
+from store.ids import object_id, parse_object_id
+
+from .context import JmapContext
+from .core import (
+    CORE,
+    Dispatcher,
+    MethodCall,
+    MethodError,
+    SetError,
+    check_known,
+    get_id,
+    get_id_list,
+    get_object,
+    get_str_list,
+    invalid_arguments,
+    set_error_for,
+)
+
+TYPE_NAME: Final = "PushSubscription"
+STATE_CHANGE: Final = "StateChange"
+# Types that change in the store but carry no state a client could sync: never pushed.
+# PushSubscription has no state at all (§7.2.1: its /get returns none).
+UNPUSHED_TYPES: Final = frozenset({"imap", TYPE_NAME})
+MAX_EXPIRY: Final = 7 * 86400  # the server MAY shorten the client's expires (§7.2)
+PING_MIN: Final = 1
+PING_MAX: Final = 3600  # §7.3: the maximum MUST NOT be below 300, the minimum not above 30
+PROPERTIES: Final = ("id", "deviceClientId", "url", "keys", "verificationCode", "expires", "types")
+# §7.2.1: url and keys "MUST NOT be returned"; asking for them is "forbidden".
+PRIVATE_PROPERTIES: Final = frozenset({"url", "keys"})
+DEFAULT_PROPERTIES: Final = tuple(p for p in PROPERTIES if p not in PRIVATE_PROPERTIES)
+
+
+# -- StateChange -------------------------------------------------------------------------------
+def state_change(
+    changed: Mapping[str, Mapping[str, str]], *, push_state: str | None = None
+) -> dict[str, Any]:
+    """A StateChange object (§7.1); ``push_state`` only over WebSocket (RFC 8887 §4.3.5)."""
+    out: dict[str, Any] = {
+        "@type": STATE_CHANGE,
+        "changed": {a: dict(t) for a, t in changed.items()},
+    }
+    if push_state is not None:
+        out["pushState"] = push_state
+    return out
+
+
+def filter_types(types: Iterable[str], wanted: frozenset[str] | None) -> list[str]:
+    """The pushable ``types`` the client asked for (``wanted`` None: all), sorted."""
+    return sorted(t for t in types if t not in UNPUSHED_TYPES and (wanted is None or t in wanted))
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+# -- EventSource (§7.3) -----------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class EventSourceParams:
+    types: frozenset[str] | None  # None = "*"
+    close_after_state: bool
+    ping: int  # seconds, 0 = no pings
+
+
+class BadParameter(ValueError):
+    """A query parameter of the EventSource URL is invalid (answer 400)."""
+
+
+def parse_event_source(query: Mapping[str, str]) -> EventSourceParams:
+    """The ``types``, ``closeafter`` and ``ping`` parameters (§7.3).
+
+    Every parameter is required by the URL template, but we default gracefully: ``types=*``,
+    ``closeafter=no``, ``ping=0``.  The ping interval is clamped into [PING_MIN, PING_MAX], which
+    §7.3 allows ("the server MAY modify the interval ... subject to a minimum and/or maximum").
+    """
+    raw_types = query.get("types", "*").strip()
+    types: frozenset[str] | None = None
+    if raw_types != "*":
+        types = frozenset(t.strip() for t in raw_types.split(",") if t.strip())
+    close = query.get("closeafter", "no")
+    if close not in ("state", "no"):
+        raise BadParameter("closeafter must be 'state' or 'no'")
+    raw_ping = query.get("ping", "0")
+    if not raw_ping.isascii() or not raw_ping.isdigit() or len(raw_ping) > 9:
+        raise BadParameter("ping must be a non-negative integer")
+    ping = int(raw_ping)
+    if ping:
+        ping = min(max(ping, PING_MIN), PING_MAX)
+    return EventSourceParams(types, close == "state", ping)
+
+
+def sse_event(event: str, data: Any, *, event_id: str | None = None) -> bytes:
+    """One server-sent event (HTML Standard §9.2.5); our JSON never contains a newline."""
+    lines = [f"event: {event}"]
+    if event_id is not None:
+        lines.append(f"id: {event_id}")
+    lines.append(f"data: {dumps(data)}")
+    return ("\n".join(lines) + "\n\n").encode()
+
+
+def ping_event(interval: int) -> bytes:
+    """§7.3: a ``ping`` event without id, data ``{"interval": N}`` (the interval in use)."""
+    return sse_event("ping", {"interval": interval})
+
+
+# -- PushSubscription (§7.2) ------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class PushSubscription:
+    id: int
+    device_client_id: str
+    url: str
+    keys: dict[str, str] | None
+    expires: int  # unix seconds
+    types: tuple[str, ...] | None  # None = all types
+    # The code the server sent in its PushVerification, and the one the client set.
+    expected_code: str
+    verification_code: str | None = None
+
+    @property
+    def verified(self) -> bool:
+        return self.verification_code is not None and secrets.compare_digest(
+            self.verification_code, self.expected_code
+        )
+
+    def wants(self, type_name: str) -> bool:
+        return self.types is None or type_name in self.types
+
+    def encode(self) -> bytes:
+        return dumps(
+            {
+                "d": self.device_client_id,
+                "u": self.url,
+                "k": self.keys,
+                "e": self.expires,
+                "t": list(self.types) if self.types is not None else None,
+                "x": self.expected_code,
+                "v": self.verification_code,
+            }
+        ).encode()
+
+    @classmethod
+    def decode(cls, oid: int, data: bytes) -> PushSubscription:
+        d = json.loads(data)
+        types = d.get("t")
+        return cls(
+            id=oid,
+            device_client_id=d["d"],
+            url=d["u"],
+            keys=d.get("k"),
+            expires=int(d["e"]),
+            types=tuple(types) if types is not None else None,
+            expected_code=d["x"],
+            verification_code=d.get("v"),
+        )
+
+    @property
+    def public_id(self) -> str:
+        return object_id("object", self.id)
+
+    def to_json(self, properties: Iterable[str] = DEFAULT_PROPERTIES) -> dict[str, Any]:
+        full: dict[str, Any] = {
+            "id": self.public_id,
+            "deviceClientId": self.device_client_id,
+            "url": self.url,
+            "keys": self.keys,
+            "verificationCode": self.verification_code,
+            "expires": utc_date(self.expires),
+            "types": list(self.types) if self.types is not None else None,
+        }
+        out = {p: full[p] for p in properties}
+        out["id"] = self.public_id  # §5.1: id is always returned
+        return out
+
+
+def push_verification(subscription_id: str, code: str) -> dict[str, Any]:
+    """The object POSTed to a new subscription's URL (§7.2.2)."""
+    return {
+        "@type": "PushVerification",
+        "pushSubscriptionId": subscription_id,
+        "verificationCode": code,
+    }
+
+
+def utc_date(seconds: int) -> str:
+    """A UTCDate (§1.4): ``2014-10-30T06:12:00Z``."""
+    return dt.datetime.fromtimestamp(seconds, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_utc_date(value: str) -> int | None:
+    """Seconds of a UTCDate (the RFC 3339 ``date-time`` with ``Z``); None if not one."""
+    if not isinstance(value, str) or not value.endswith("Z") or "T" not in value:
+        return None
+    try:
+        parsed = dt.datetime.fromisoformat(value[:-1] + "+00:00")
+    except ValueError:
+        return None
+    return int(parsed.timestamp())
+
+
+def url_problem(url: str) -> str | None:
+    """Why ``url`` cannot receive pushes, or None.  HTTPS only (§7.2: "the URL MUST use https");
+    plain http is accepted for loopback IP literals only (local receivers, tests)."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return "not a valid URL"
+    del port
+    if not parts.hostname:
+        return "the URL needs a host"
+    if parts.scheme == "https":
+        return None
+    if parts.scheme == "http":
+        try:
+            if ipaddress.ip_address(parts.hostname).is_loopback:
+                return None
+        except ValueError:
+            pass
+        return "only https URLs (or http on a loopback address) are accepted"
+    return "the URL must be https"
+
+
+# -- /get and /set ------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class PushHooks:
+    """How the methods reach the application: ``created`` is called (synchronously, from the
+    request task) after a subscription is stored, to send its PushVerification."""
+
+    created: Callable[[int, PushSubscription], None]
+    max_expiry: int = MAX_EXPIRY
+
+
+def _context(call: MethodCall) -> JmapContext:
+    ctx = call.context
+    if not isinstance(ctx, JmapContext):
+        raise MethodError("serverFail", "No JMAP context for this request.")
+    return ctx
+
+
+def load_all(ctx: JmapContext) -> dict[int, PushSubscription]:
+    acct = ctx.principal.id
+    return {
+        oid: PushSubscription.decode(oid, data) for oid, data in ctx.store.objects(acct, TYPE_NAME)
+    }
+
+
+async def push_get(call: MethodCall) -> list[tuple[str, dict[str, Any]]]:
+    """PushSubscription/get (§7.2.1): no accountId, no state, never url or keys."""
+    ctx = _context(call)
+    args = call.args
+    check_known(args, {"ids", "properties"})
+    properties: tuple[str, ...] = DEFAULT_PROPERTIES
+    if args.get("properties") is not None:
+        properties = tuple(dict.fromkeys(get_str_list(args["properties"], "properties")))
+        if PRIVATE_PROPERTIES & set(properties):
+            raise MethodError("forbidden", "url and keys are never returned.")
+        bad = [p for p in properties if p not in PROPERTIES]
+        if bad:
+            raise invalid_arguments(f"Unknown properties: {', '.join(bad)}.", properties=bad)
+    subs = load_all(ctx)
+    found: list[dict[str, Any]] = []
+    not_found: list[str] = []
+    if args.get("ids") is None:
+        found = [s.to_json(properties) for s in subs.values()]
+    else:
+        for text in dict.fromkeys(get_id_list(args["ids"], "ids")):
+            oid = parse_object_id("object", text)
+            sub = subs.get(oid) if oid is not None else None
+            if sub is None:
+                not_found.append(text)
+            else:
+                found.append(sub.to_json(properties))
+    return [("PushSubscription/get", {"list": found, "notFound": not_found})]
+
+
+def _check_types(value: Any) -> tuple[str, ...] | None:
+    if value is None:
+        return None
+    if not isinstance(value, list) or not all(isinstance(t, str) and t for t in value):
+        raise SetError(
+            "invalidProperties", "types must be an array of type names", properties=["types"]
+        )
+    return tuple(dict.fromkeys(value))
+
+
+def _check_expires(value: Any, now: int, max_expiry: int) -> int:
+    """The expiry to store: the client's, shortened to at most ``max_expiry`` from now."""
+    limit = now + max_expiry
+    if value is None:
+        return limit
+    seconds = parse_utc_date(value)
+    if seconds is None:
+        raise SetError("invalidProperties", "expires must be a UTCDate", properties=["expires"])
+    if seconds <= now:
+        raise SetError("invalidProperties", "expires is in the past", properties=["expires"])
+    return min(seconds, limit)
+
+
+def _check_keys(value: Any) -> dict[str, str] | None:
+    if value is None:
+        return None
+    # RFC 8291 message encryption is not implemented: refuse rather than send in clear.
+    raise SetError(
+        "invalidProperties",
+        "encrypted push (keys) is not supported by this server",
+        properties=["keys"],
+    )
+
+
+def create_subscription(obj: Mapping[str, Any], *, now: int, max_expiry: int) -> PushSubscription:
+    """Validates a create object (§7.2); the id is assigned later by the store."""
+    known = {"deviceClientId", "url", "keys", "verificationCode", "expires", "types"}
+    unknown = sorted(k for k in obj if k not in known)
+    if unknown:
+        raise SetError("invalidProperties", "unknown properties", properties=unknown)
+    device = obj.get("deviceClientId")
+    if not isinstance(device, str) or not device or len(device) > 255:
+        raise SetError(
+            "invalidProperties", "deviceClientId is required", properties=["deviceClientId"]
+        )
+    url = obj.get("url")
+    problem = url_problem(url) if isinstance(url, str) else "url is required"
+    if problem is not None:
+        raise SetError("invalidProperties", problem, properties=["url"])
+    assert isinstance(url, str)
+    # §7.2: verificationCode "MUST be null (or omitted) when the subscription is created".
+    if obj.get("verificationCode") is not None:
+        raise SetError(
+            "invalidProperties",
+            "verificationCode must be null on create",
+            properties=["verificationCode"],
+        )
+    return PushSubscription(
+        id=0,
+        device_client_id=device,
+        url=url,
+        keys=_check_keys(obj.get("keys")),
+        expires=_check_expires(obj.get("expires"), now, max_expiry),
+        types=_check_types(obj.get("types")),
+        expected_code=secrets.token_urlsafe(24),
+    )
+
+
+def update_subscription(
+    sub: PushSubscription, patch: Mapping[str, Any], *, now: int, max_expiry: int
+) -> PushSubscription:
+    """Applies a PatchObject: only verificationCode, expires and types may change."""
+    immutable = [p for p in ("id", "deviceClientId", "url", "keys") if p in patch]
+    unknown = [p for p in patch if p not in PROPERTIES]
+    if immutable or unknown:
+        raise SetError(
+            "invalidProperties", "immutable or unknown properties", properties=immutable + unknown
+        )
+    if "verificationCode" in patch:
+        code = patch["verificationCode"]
+        # §7.2.2: a code that does not match is rejected with invalidProperties.
+        if not isinstance(code, str) or not secrets.compare_digest(code, sub.expected_code):
+            raise SetError(
+                "invalidProperties",
+                "verificationCode does not match",
+                properties=["verificationCode"],
+            )
+        sub = replace(sub, verification_code=code)
+    if "expires" in patch:
+        sub = replace(sub, expires=_check_expires(patch["expires"], now, max_expiry))
+    if "types" in patch:
+        sub = replace(sub, types=_check_types(patch["types"]))
+    return sub
+
+
+def register(dispatcher: Dispatcher, hooks: PushHooks) -> None:
+    """Registers PushSubscription/get and /set (core capability)."""
+
+    async def push_set(call: MethodCall) -> list[tuple[str, dict[str, Any]]]:
+        ctx = _context(call)
+        args = call.args
+        check_known(args, {"create", "update", "destroy"})
+        acct = ctx.principal.id
+        now = ctx.services.now()
+        created: dict[str, Any] = {}
+        updated: dict[str, Any] = {}
+        destroyed: list[str] = []
+        not_created: dict[str, Any] = {}
+        not_updated: dict[str, Any] = {}
+        not_destroyed: dict[str, Any] = {}
+        create = get_object(args.get("create") or {}, "create")
+        update = get_object(args.get("update") or {}, "update")
+        destroy = get_id_list(args.get("destroy") or [], "destroy", allow_ref=True)
+        total = len(create) + len(update) + len(destroy)
+        if total > ctx.services.limits.max_objects_in_set:
+            raise MethodError("requestTooLarge", "too many objects in one /set")
+        for cid, obj in create.items():
+            get_id(cid, "create")
+            try:
+                sub = create_subscription(
+                    get_object(obj, "create"), now=now, max_expiry=hooks.max_expiry
+                )
+                result = await _write_one(ctx, SetObject(acct, TYPE_NAME, 0, sub.encode()))
+            except SetError as err:
+                not_created[cid] = err.to_json()
+                continue
+            sub = replace(sub, id=int(result))
+            call.created_ids[cid] = sub.public_id
+            # §7.2.2: the server sets (and so returns) id and expires.
+            created[cid] = {"id": sub.public_id, "expires": utc_date(sub.expires)}
+            hooks.created(acct, sub)
+        subs = load_all(ctx)
+        for key, patch in update.items():
+            target = _resolve(key, call.created_ids)
+            current = subs.get(target) if target is not None else None
+            if current is None:
+                not_updated[key] = SetError("notFound").to_json()
+                continue
+            try:
+                new = update_subscription(
+                    current, get_object(patch, "update"), now=now, max_expiry=hooks.max_expiry
+                )
+                await _write_one(ctx, SetObject(acct, TYPE_NAME, current.id, new.encode()))
+            except SetError as err:
+                not_updated[key] = err.to_json()
+                continue
+            changed = {}
+            if "expires" in patch and new.expires != parse_utc_date(patch.get("expires") or ""):
+                changed["expires"] = utc_date(new.expires)
+            updated[key] = changed or None
+        for key in destroy:
+            target = _resolve(key, call.created_ids)
+            if target is None or target not in subs:
+                not_destroyed[key] = SetError("notFound").to_json()
+                continue
+            try:
+                await _write_one(ctx, DestroyObject(acct, TYPE_NAME, target))
+            except SetError as err:
+                not_destroyed[key] = err.to_json()
+                continue
+            destroyed.append(key)
+        # §7.2.2: no accountId, oldState or newState.
+        return [
+            (
+                "PushSubscription/set",
+                {
+                    "created": created or None,
+                    "updated": updated or None,
+                    "destroyed": destroyed or None,
+                    "notCreated": not_created or None,
+                    "notUpdated": not_updated or None,
+                    "notDestroyed": not_destroyed or None,
+                },
+            )
+        ]
+
+    dispatcher.register("PushSubscription/get", CORE, push_get)
+    dispatcher.register("PushSubscription/set", CORE, push_set)
+
+
+async def _write_one(ctx: JmapContext, op: Op) -> Any:
+    """Applies one op; a store error becomes the matching SetError (raised)."""
+    result = (await ctx.services.write(Batch((op,), now=ctx.services.now())))[0]
+    if result.error is not None:
+        raise set_error_for(result.error)
+    return result.value
+
+
+def _resolve(key: str, created_ids: Mapping[str, str]) -> int | None:
+    if key.startswith("#"):
+        resolved = created_ids.get(key[1:])
+        if resolved is None:
+            return None
+        key = resolved
+    return parse_object_id("object", key)
