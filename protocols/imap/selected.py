@@ -90,6 +90,7 @@ class SelectedMailbox:
         members = store.mailbox_uids(account_id, mailbox_id)
         self.uids: list[int] = [uid for uid, _ in members]
         self.email_ids: dict[int, int] = dict(members)
+        self._records: dict[int, Email] = {}  # uid -> email record, dropped on any change
         self._new: list[int] = []
         self._expunged: set[int] = set()
         self._flags: set[int] = set()
@@ -108,6 +109,24 @@ class SelectedMailbox:
 
     def uid_at(self, seq: int) -> int:
         return self.uids[seq - 1]
+
+    def record(self, uid: int) -> Email | None:
+        """The email at ``uid`` as of the last poll (cached; None once it left the mailbox).
+
+        Every change to an email logs an entry that :meth:`poll` reads (flags: "imap f",
+        expunge/move: "imap x", thread merges and JMAP updates: "Email u"), and each drops the
+        cached record, so the cache never serves a value older than the last poll."""
+        email = self._records.get(uid)
+        if email is not None:
+            return email
+        eid = self.email_ids.get(uid)
+        if eid is None:
+            return None
+        email = self.store.email(self.account_id, eid)
+        if email is None or email.uid_in(self.mailbox_id) != uid:
+            return None
+        self._records[uid] = email
+        return email
 
     def is_expunged(self, uid: int) -> bool:
         """Expunged in the store but still visible to this session (not yet reported)."""
@@ -129,10 +148,14 @@ class SelectedMailbox:
             self.modseq = state.modseq
             return self.has_news()
         visible = set(self.uids)
+        changed_emails: set[int] = set()
         for modseq, entries in self.store.changes_since(self.account_id, self.modseq):
             for e in entries:
+                if e.type == "Email" and e.op != "c":
+                    changed_emails.add(e.id)  # e.g. a thread merge: no "imap" entry for it
                 if e.type != "imap" or e.id != self.mailbox_id:
                     continue
+                self._records.pop(e.uid, None)
                 if e.op == "a":
                     if e.uid not in visible and e.uid not in self._new:
                         self._new.append(e.uid)
@@ -145,6 +168,8 @@ class SelectedMailbox:
                 elif e.op == "f" and (e.uid in visible or e.uid in self._new):
                     self._flags.add(e.uid)
             self.modseq = modseq
+        if changed_emails and self._records:
+            self._records = {u: r for u, r in self._records.items() if r.id not in changed_emails}
         for uid in self._new:
             eid = self._lookup(uid)
             if eid is not None:
@@ -158,6 +183,7 @@ class SelectedMailbox:
 
     def _resync(self) -> None:
         """History was compacted past our modseq: compare UID lists instead."""
+        self._records.clear()
         current = dict(self.store.mailbox_uids(self.account_id, self.mailbox_id))
         visible = set(self.uids)
         self._expunged.update(visible - set(current))
@@ -198,10 +224,9 @@ class SelectedMailbox:
         if self._flags:
             for uid in sorted(self._flags):
                 seq = self.seq_of(uid)
-                eid = self.email_ids.get(uid)
-                if seq is None or eid is None or uid in self._expunged:
+                if seq is None or uid in self._expunged:
                     continue
-                email = self.store.email(self.account_id, eid)
+                email = self.record(uid)
                 if email is not None:
                     news.flag_updates.append((seq, uid, email))
             self._flags.clear()

@@ -190,10 +190,10 @@ async def fetch(s: ImapSession, cmd: C.Fetch, out: list[bytes]) -> Done:
     marks_seen = not sel.read_only and any(_sets_seen(i) for i in items)
     emails: list[tuple[int, Email]] = []
     missing = False
+    sel.poll()  # current flags; news found here is still reported after the command
     for uid in uids:
-        eid = sel.email_ids.get(uid)
-        email = store.email(s.account_id, eid) if eid is not None else None
-        if email is None or email.uid_in(sel.mailbox_id) != uid:
+        email = sel.record(uid)
+        if email is None:
             missing = True  # expunged by another session, not yet reported (RFC 2180 §4.1.3)
             continue
         if cmd.changed_since is not None and email.modseq <= cmd.changed_since:

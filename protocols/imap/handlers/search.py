@@ -151,10 +151,9 @@ async def run_search(s: ImapSession, key: C.SearchKey) -> tuple[list[tuple[int, 
     ev = Evaluator(s)
     await ev.prepare(key)
     hits: list[tuple[int, int, Loader]] = []
-    store = s.ctx.store
+    sel.poll()  # current flags; news found here is still reported after the command
     for seq, uid in enumerate(sel.uids, start=1):
-        eid = sel.email_ids.get(uid)
-        email = store.email(s.account_id, eid) if eid is not None else None
+        email = sel.record(uid)
         if email is None:
             continue
         loader = Loader(s, email)

@@ -77,7 +77,7 @@ async def select(s: ImapSession, cmd: C.Select, out: list[bytes]) -> Done:
 
 
 def _keywords(s: ImapSession, sel: SelectedMailbox, uid: int) -> tuple[str, ...]:
-    email = s.ctx.store.email(s.account_id, sel.email_ids[uid])
+    email = sel.record(uid)
     return email.keywords if email is not None else ()
 
 
@@ -113,7 +113,7 @@ def _qresync(s: ImapSession, sel: SelectedMailbox, q: C.QResync) -> bytes:
             b"* VANISHED (EARLIER) " + format_sequence_set(sorted(vanished)).encode() + b"\r\n"
         )
     for seq, uid in enumerate(sel.uids, start=1):
-        email = s.ctx.store.email(s.account_id, sel.email_ids[uid])
+        email = sel.record(uid)
         if email is not None and email.modseq > q.modseq:
             flags = [Atom(f) for f in sel.flags_of(uid, email)]
             items: list[Any] = [Atom("UID"), uid, Atom("FLAGS"), flags]
