@@ -131,13 +131,17 @@ class Server:
                 ),
             )
             ssl_ctx = tls_context(cfg)
+            # One authenticator (and login cache) for every protocol.
+            authenticator = Authenticator(
+                store, directory.passwords, cache_ttl=cfg.auth.login_cache_ttl
+            )
             async with trio.open_nursery() as nursery:
                 if cfg.lmtp.enabled:
                     await self._start_lmtp(nursery, ssl_ctx)
                 if cfg.imap.enabled:
-                    await self._start_imap(nursery, ssl_ctx, directory)
+                    await self._start_imap(nursery, ssl_ctx, authenticator)
                 if cfg.http.enabled:
-                    await self._start_http(nursery, ssl_ctx, directory)
+                    await self._start_http(nursery, ssl_ctx, authenticator)
                 nursery.start_soon(self._janitor, store)
                 task_status.started(self)
         finally:
@@ -173,14 +177,11 @@ class Server:
         log.debug("LMTP listening on %s:%d", cfg.lmtp.bind, self.ports["lmtp"])
 
     async def _start_imap(
-        self, nursery: trio.Nursery, ssl_ctx: ssl.SSLContext, directory: Directory
+        self, nursery: trio.Nursery, ssl_ctx: ssl.SSLContext, authenticator: Authenticator
     ) -> None:
         cfg = self.cfg
         store, indexer = self.store, self.indexer
         assert store is not None and indexer is not None
-        authenticator = Authenticator(
-            store, directory.passwords, cache_ttl=cfg.auth.login_cache_ttl
-        )
 
         async def search_text(account_id: int, query: Query) -> set[int]:
             assert indexer is not None
@@ -228,7 +229,7 @@ class Server:
             log.debug("%s listening on %s:%d", name.upper(), cfg.imap.bind, self.ports[name])
 
     async def _start_http(
-        self, nursery: trio.Nursery, ssl_ctx: ssl.SSLContext, directory: Directory
+        self, nursery: trio.Nursery, ssl_ctx: ssl.SSLContext, authenticator: Authenticator
     ) -> None:
         """JMAP over HTTP (``cfg.http.port``) and HTTPS (``cfg.http.tls_port``), one connection
         limit for both; the change-feed hub and the PushSubscription sender run beside them."""
@@ -240,9 +241,6 @@ class Server:
         nursery.start_soon(_stop_on_cancel, hub)
         push = PushSender(store, hub)
         await nursery.start(push.run)
-        authenticator = Authenticator(
-            store, directory.passwords, cache_ttl=cfg.auth.login_cache_ttl
-        )
         core = CoreLimits(
             max_size_upload=cfg.http.max_request_size,
             max_size_request=min(CoreLimits().max_size_request, cfg.http.max_request_size),
