@@ -8,6 +8,7 @@ LOGOUT), an :class:`Action` for the server.  Handlers live in one module per com
 
 from __future__ import annotations
 
+import bisect
 import enum
 import logging
 import uuid
@@ -21,7 +22,7 @@ from . import commands as C
 from .context import ImapContext
 from .errors import response_for_error
 from .selected import SelectedMailbox, Untagged
-from .serializer import ResponseCode, tagged, untagged, untagged_status
+from .serializer import ResponseCode, format_sequence_set, tagged, untagged, untagged_status
 from .values import Atom
 
 log = logging.getLogger(__name__)
@@ -273,8 +274,6 @@ class ImapSession:
         assert sel is not None
         out = [b"* %d EXPUNGE\r\n" % seq for seq in news.expunged_seqs]
         if news.vanished_uids:
-            from .serializer import format_sequence_set
-
             out.append(b"* VANISHED " + format_sequence_set(news.vanished_uids).encode() + b"\r\n")
         if news.exists is not None:
             out.append(b"* %d EXISTS\r\n" % news.exists)
@@ -301,8 +300,6 @@ class ImapSession:
         if uid:
             top = sel.uids[-1] if sel.uids else 0
             spans = seqset.normalized(max(top, 1)) if sel.uids else ()
-            import bisect
-
             out: list[int] = []
             for lo, hi in spans:
                 i = bisect.bisect_left(sel.uids, lo)

@@ -14,7 +14,7 @@ from store.batch import ImportEmail, UpdateEmail
 from store.codec import unpack
 
 from .. import commands as C
-from ..serializer import ResponseCode, format_sequence_set
+from ..serializer import ResponseCode, encode_code, format_sequence_set
 from ..session import CommandFailed, Done, ImapSession
 from ..values import Atom
 from .mailboxes import tree
@@ -128,8 +128,6 @@ async def move(s: ImapSession, cmd: C.Move, out: list[bytes]) -> Done:
     if moved_src:
         # RFC 6851 §4.3: COPYUID in an untagged OK before the expunges.
         code = _copyuid(target.uidvalidity, moved_src, moved_dst)
-        from ..serializer import encode_code
-
         out.append(b"* OK " + encode_code(code) + b" Moved\r\n")
     # The expunges are due now (MOVE is not a command that defers them for its own messages).
     out.append(s.news(allow_expunge=True))
