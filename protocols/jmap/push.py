@@ -38,6 +38,7 @@ from .core import (
     get_str_list,
     invalid_arguments,
     set_error_for,
+    split_will_destroy,
 )
 
 TYPE_NAME: Final = "PushSubscription"
@@ -428,6 +429,11 @@ def register(dispatcher: Dispatcher, hooks: PushHooks) -> None:
             created[cid] = {"id": sub.public_id, "expires": utc_date(sub.expires)}
             hooks.created(acct, sub)
         subs = load_all(ctx)
+        # §5.3 willDestroy: an update of an object this request destroys is ignored.
+        update, will_destroy = split_will_destroy(
+            update, destroy, call.created_ids, lambda key: _resolve(key, call.created_ids) in subs
+        )
+        not_updated.update({k: e.to_json() for k, e in will_destroy.items()})
         for key, patch in update.items():
             target = _resolve(key, call.created_ids)
             current = subs.get(target) if target is not None else None

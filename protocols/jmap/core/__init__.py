@@ -76,7 +76,7 @@ from .session import (
     session_state,
     websocket_capability,
 )
-from .setresult import SetResponse
+from .setresult import SetResponse, split_will_destroy
 
 __all__ = [
     "BLOB",
@@ -153,5 +153,6 @@ __all__ = [
     "resolve_reference",
     "session_state",
     "set_error_for",
+    "split_will_destroy",
     "websocket_capability",
 ]

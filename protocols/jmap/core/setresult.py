@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import SetError
+from .errors import SET_WILL_DESTROY, SetError
 
 
 @dataclass(slots=True)
@@ -37,3 +38,37 @@ class SetResponse:
             "notUpdated": errors(self.not_updated),
             "notDestroyed": errors(self.not_destroyed),
         }
+
+
+def split_will_destroy(
+    update: Mapping[str, dict[str, Any]],
+    destroy: Iterable[str],
+    created_ids: Mapping[str, str],
+    destroyable: Callable[[str], bool] | None = None,
+) -> tuple[dict[str, dict[str, Any]], dict[str, SetError]]:
+    """Updates to perform, and ``willDestroy`` errors for those whose object is also destroyed.
+
+    RFC 8620 §5.3 ``willDestroy``: "The client requested that an object be both updated and
+    destroyed in the same /set request, and the server has decided to therefore ignore the
+    update."  Ids and ``#creationId`` references are compared once resolved, so call this
+    after the creates of the same /set ran.  ``destroyable`` (given a resolved id) leaves out
+    destroys known to fail (no such object, may not be deleted): their update still runs and
+    reports its own outcome.
+    """
+
+    def resolve(ident: str) -> str:
+        return created_ids.get(ident[1:], ident) if ident.startswith("#") else ident
+
+    doomed = {resolve(ident) for ident in destroy}
+    if destroyable is not None:
+        doomed = {ident for ident in doomed if destroyable(ident)}
+    kept: dict[str, dict[str, Any]] = {}
+    refused: dict[str, SetError] = {}
+    for ident, patch in update.items():
+        if resolve(ident) in doomed:
+            refused[ident] = SetError(
+                SET_WILL_DESTROY, "The object is destroyed by this request; update ignored."
+            )
+        else:
+            kept[ident] = patch
+    return kept, refused

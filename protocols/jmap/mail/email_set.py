@@ -36,6 +36,7 @@ from ..core import (
     parse_set,
     patch_paths,
     set_error_for,
+    split_will_destroy,
 )
 from .blob import blob_reader
 from .email_build import build_message, invalid, utc_date
@@ -227,6 +228,10 @@ def _update_op(
     del_mb: list[int] = []
     for path, value in patch_paths(patch).items():
         prop = path[0]
+        if prop in ("keywords", "mailboxIds") and len(path) > 2:
+            # RFC 8620 §5.3: every part before the last must exist on the object; the members
+            # of keywords and mailboxIds are booleans, so nothing lies below them.
+            raise SetError("invalidPatch", f"{'/'.join(path)!r} points inside a boolean.")
         if prop == "keywords" and len(path) == 1:
             keywords = set(parse_keywords(value))
             op = replace(op, keywords_set=tuple(sorted(keywords)))
@@ -331,7 +336,16 @@ async def email_set(call: MethodCall) -> list[tuple[str, dict[str, Any]]]:
     check_if_in_state(args.if_in_state, old_state)
     response = SetResponse(args.account_id, old_state, old_state)
     response.created, response.not_created = await _create(call, ctx, acct, args.create)
-    response.updated, response.not_updated = await _update(call, ctx, acct, args.update)
+
+    def destroyable(ident: str) -> bool:
+        number = _email_number(ident, call.created_ids)
+        return number is not None and ctx.store.email(acct, number) is not None
+
+    update, will_destroy = split_will_destroy(
+        args.update, args.destroy, call.created_ids, destroyable
+    )
+    response.updated, response.not_updated = await _update(call, ctx, acct, update)
+    response.not_updated.update(will_destroy)
     response.destroyed, response.not_destroyed = await _destroy(call, ctx, acct, args.destroy)
     response.new_state = type_state(ctx, acct, "Email")
     return [("Email/set", response.to_json())]

@@ -27,6 +27,7 @@ from ..core import (
     parse_get,
     parse_set,
     set_error_for,
+    split_will_destroy,
 )
 from .email_build import invalid
 from .write import context_of, object_id_str, standard_changes, type_state, write_ops
@@ -211,7 +212,15 @@ async def identity_set(call: MethodCall) -> list[tuple[str, dict[str, Any]]]:
 
     # update
     updates: list[tuple[str, int, dict[str, Any]]] = []
-    for ident, patch in args.update.items():
+
+    def destroyable(ident: str) -> bool:
+        number = _number(ident, call.created_ids)
+        return number in identities and bool(identities[number].get("mayDelete", True))
+
+    update, response.not_updated = split_will_destroy(
+        args.update, args.destroy, call.created_ids, destroyable
+    )
+    for ident, patch in update.items():
         number = _number(ident, call.created_ids)
         try:
             if number is None or number not in identities:

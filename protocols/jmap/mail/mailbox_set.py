@@ -31,6 +31,7 @@ from ..core import (
     parse_set,
     patch_paths,
     set_error_for,
+    split_will_destroy,
 )
 from .write import context_of, type_state, write_ops
 
@@ -266,6 +267,10 @@ async def _update(
             paths = patch_paths(patch)
             obj: dict[str, Any] = {}
             for path, value in paths.items():
+                if len(path) > 1 and path[0] in SETTABLE | SERVER_SET:
+                    # RFC 8620 §5.3: every part before the last must exist on the object;
+                    # no Mailbox property is an object, so a deeper path cannot apply.
+                    raise SetError("invalidPatch", f"{'/'.join(path)!r} is not a patchable path.")
                 if len(path) != 1 or path[0] not in SETTABLE:
                     raise _invalid("/".join(path), f"{'/'.join(path)!r} cannot be changed.")
                 obj[path[0]] = value
@@ -362,7 +367,16 @@ async def mailbox_set(call: MethodCall) -> list[tuple[str, dict[str, Any]]]:
     check_if_in_state(args.if_in_state, old_state)
     response = SetResponse(args.account_id, old_state, old_state)
     response.created, response.not_created = await _create(call, ctx, acct, args.create)
-    response.updated, response.not_updated = await _update(call, ctx, acct, args.update)
+
+    def destroyable(ident: str) -> bool:
+        number = _resolve(ident, call.created_ids)
+        return number is not None and ctx.store.mailbox(acct, number) is not None
+
+    update, will_destroy = split_will_destroy(
+        args.update, args.destroy, call.created_ids, destroyable
+    )
+    response.updated, response.not_updated = await _update(call, ctx, acct, update)
+    response.not_updated.update(will_destroy)
     response.destroyed, response.not_destroyed = await _destroy(
         call, ctx, acct, args.destroy, remove
     )

@@ -51,6 +51,7 @@ from ..core import (
     patch_paths,
     query_window,
     set_error_for,
+    split_will_destroy,
 )
 from .email_build import invalid, utc_date
 from .email_set import implicit_email_set
@@ -460,7 +461,13 @@ async def submission_set(call: MethodCall) -> list[tuple[str, dict[str, Any]]]:
     # Submission id (or "#creationId") → its email id, for every submission that succeeded.
     succeeded = await _create(call, ctx, acct, args.create, response, identities)
     stored = _load(ctx, acct)
-    for ident, patch in args.update.items():
+    update, response.not_updated = split_will_destroy(
+        args.update,
+        args.destroy,
+        call.created_ids,
+        lambda ident: _number(ident, call.created_ids) in stored,
+    )
+    for ident, patch in update.items():
         number = _number(ident, call.created_ids)
         if number is None or number not in stored:
             response.not_updated[ident] = SetError("notFound", f"{ident!r} does not exist.")
