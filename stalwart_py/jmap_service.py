@@ -67,6 +67,7 @@ from protocols.jmap.core import (
     parse_request,
     websocket_capability,
 )
+from protocols.jmap.mail.email_render import PreEncoded, PreEncodedList
 from protocols.jmap.push import (
     BadParameter,
     PushHooks,
@@ -97,6 +98,8 @@ _MEDIA_TYPE: Final = re.compile(r"[A-Za-z0-9!#$&^_.+-]{1,127}/[A-Za-z0-9!#$&^_.+
 _RANGE: Final = re.compile(r"bytes=(\d*)-(\d*)")
 # Blobs never change (they are content-addressed), so a download may be cached as immutable.
 _DOWNLOAD_CACHE: Final = "private, immutable, max-age=31536000"
+_MAX_CACHED_SESSIONS: Final = 4096
+_JSON_HEADERS: Final = Headers((("content-type", "application/json"),))
 SORT_OPTIONS: Final = (
     "receivedAt",
     "sentAt",
@@ -164,6 +167,10 @@ class JmapService:
         self.mail_loaded = MAIL in self.dispatcher.capabilities
         register_push(self.dispatcher, PushHooks(created=self._push_created))
         self._active: dict[tuple[str, int], int] = {}
+        # The Session object depends only on the principal and on this service's fixed options
+        # and registered methods, so it is built once per principal (a changed principal, e.g.
+        # a new alias or password, is a different key).
+        self._sessions: dict[Principal, Session] = {}
         self.router = self._routes()
 
     # -- services ---------------------------------------------------------------------------
@@ -264,6 +271,14 @@ class JmapService:
 
     # -- session ----------------------------------------------------------------------------
     def session(self, principal: Principal) -> Session:
+        cached = self._sessions.get(principal)
+        if cached is None:
+            if len(self._sessions) >= _MAX_CACHED_SESSIONS:
+                self._sessions.clear()
+            cached = self._sessions[principal] = self._build_session(principal)
+        return cached
+
+    def _build_session(self, principal: Principal) -> Session:
         o = self.options
         base = self.public_url
         registered = self.dispatcher.capabilities
@@ -349,7 +364,7 @@ class JmapService:
                 result = await self.execute(principal, request.body)
             except RequestProblem as exc:
                 return problem_response(exc)
-        return Response(200, Headers((("content-type", "application/json"),)), jsonio.dumps(result))
+        return Response(200, _JSON_HEADERS, encode_response(result))
 
     def _slot(self, principal: Principal, kind: str, limit: int) -> _Slot:
         return _Slot(self._active, (kind, principal.id), limit)
@@ -716,6 +731,62 @@ def register_mail(dispatcher: Dispatcher) -> bool:
     return True
 
 
+def encode_response(result: dict[str, Any]) -> bytes:
+    """``jsonio.dumps(result)`` for a JMAP Response object (RFC 8620 §3.4), byte for byte, but
+    splicing the ready encoding of :class:`PreEncoded` objects and :class:`PreEncodedList`
+    lists found in the arguments of a method response (e.g. the ``list`` of Email/get) instead
+    of encoding them again."""
+    parts: list[bytes] = []
+    for key, value in result.items():
+        if key == "methodResponses":
+            body = b"[" + b",".join([_encode_invocation(inv) for inv in value]) + b"]"
+        else:
+            body = jsonio.dumps(value)
+        parts.append(_encode_key(key) + body)
+    return b"{" + b",".join(parts) + b"}"
+
+
+def _encode_invocation(invocation: list[Any]) -> bytes:
+    name, args, call_id = invocation
+    if not any(_holds_encoded(v) for v in args.values()):
+        return jsonio.dumps(invocation)
+    fields: list[bytes] = []
+    for key, value in args.items():
+        if type(value) is PreEncodedList:
+            body = value.encoded
+        elif _holds_encoded(value):
+            body = b"[" + b",".join([_encode_item(x) for x in value]) + b"]"
+        else:
+            body = jsonio.dumps(value)
+        fields.append(_encode_key(key) + body)
+    return b"".join(
+        (b"[", jsonio.dumps(name), b",{", b",".join(fields), b"},", jsonio.dumps(call_id), b"]")
+    )
+
+
+_KEYS: dict[str, bytes] = {}
+
+
+def _encode_key(key: str) -> bytes:
+    """``"key":`` (member names of method responses repeat: memoised, bounded)."""
+    encoded = _KEYS.get(key)
+    if encoded is None:
+        encoded = jsonio.dumps(key) + b":"
+        if len(_KEYS) < 1024:
+            _KEYS[key] = encoded
+    return encoded
+
+
+def _holds_encoded(value: Any) -> bool:
+    if type(value) is PreEncodedList:
+        return True
+    return type(value) is list and any(type(x) is PreEncoded for x in value)
+
+
+def _encode_item(value: Any) -> bytes:
+    return value.encoded if type(value) is PreEncoded else jsonio.dumps(value)
+
+
 def problem_response(exc: RequestProblem) -> Response:
     if exc.limit is not None:
         return problem(exc.status, exc.uri, exc.detail, limit=exc.limit)
@@ -788,5 +859,6 @@ __all__ = [
     "byte_range",
     "content_disposition",
     "effective_public_url",
+    "encode_response",
     "register_mail",
 ]

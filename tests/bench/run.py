@@ -1,10 +1,10 @@
 """`make bench`: benchmark stalwart-py against Dovecot in one run.
 
-    .venv/bin/python -m tests.bench.run [--only lmtp|imap] [--messages N] [--no-dovecot]
+    .venv/bin/python -m tests.bench.run [--only lmtp|imap|jmap] [--messages N] [--no-dovecot]
 
 Each workload starts every server fresh in a temp dir, measures it, stops it, verifies what was
 stored, prints a table and appends a JSON line to tests/bench/results.jsonl. Workloads are
-modules (lmtp.py, imap.py); JMAP is added to WORKLOADS below.
+modules (lmtp.py, imap.py, jmap.py) registered in WORKLOADS below.
 """
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ from contextlib import AbstractContextManager
 
 from tests.bench.dovecot import DovecotServer, ensure_dovecot
 from tests.bench.imap import run_imap
+from tests.bench.jmap import add_arguments as add_jmap_arguments
+from tests.bench.jmap import run_jmap
 from tests.bench.lmtp import LmtpFigures, LmtpPlan, measure_lmtp
 from tests.bench.procs import BenchError
 from tests.bench.report import append_result, format_lmtp_table, lmtp_record
@@ -98,6 +100,7 @@ def run_lmtp(args: argparse.Namespace, argv: list[str]) -> bool:
 WORKLOADS: dict[str, Callable[[argparse.Namespace, list[str]], bool]] = {
     "lmtp": run_lmtp,
     "imap": run_imap,
+    "jmap": run_jmap,
 }
 
 
@@ -123,6 +126,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--imap-clients", type=int, default=10, help="concurrent IMAP client processes (10)"
     )
+    add_jmap_arguments(parser)
     parser.add_argument("--no-dovecot", action="store_true", help="measure stalwart-py only")
     parser.add_argument("--no-stalwart", action="store_true", help="measure Dovecot only")
     parser.add_argument("--no-install", action="store_true", help="never apt-get install Dovecot")
@@ -131,6 +135,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         parser.error("--messages must be >= 4, --throughput-messages and --accounts >= 1")
     if args.imap_mailbox < 20 or args.imap_clients < 1:
         parser.error("--imap-mailbox must be >= 20 and --imap-clients >= 1")
+    if args.jmap_mailbox < 100 or args.jmap_connections < 1 or args.jmap_queries < 1:
+        parser.error("--jmap-mailbox must be >= 100, --jmap-connections and --jmap-queries >= 1")
     return args
 
 

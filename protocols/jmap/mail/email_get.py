@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+import weakref
+from collections import OrderedDict
+from typing import Any, Final
 
 from protocols.jmap.context import JmapContext
 from protocols.jmap.core import (
@@ -10,19 +12,23 @@ from protocols.jmap.core import (
     MethodError,
     get_bool,
     get_uint,
+    jsonio,
     parse_changes,
     parse_get,
 )
 from protocols.jmap.core.errors import REQUEST_TOO_LARGE
+from store import Store
 from store.ids import blob_id, object_id, parse_object_id
 
-from .email_query import email_state, parsed_message, type_changes
+from .email_query import EmailRow, account_index, email_state, parsed_message, type_changes
 from .email_render import (
     DEFAULT_BODY_PROPERTIES,
     DEFAULT_EMAIL_PROPERTIES,
     EMAIL_PROPERTIES,
     BodyOptions,
     MessageSource,
+    PreEncoded,
+    PreEncodedList,
     check_properties,
     render_email,
 )
@@ -76,7 +82,7 @@ async def email_get(call: MethodCall) -> list[tuple[str, dict[str, Any]]]:
     )
     acct = ctx.account(args.account_id)
     store = ctx.store
-    properties = args.properties if args.properties is not None else DEFAULT_EMAIL_PROPERTIES
+    properties = tuple(args.properties if args.properties is not None else DEFAULT_EMAIL_PROPERTIES)
     check_properties(properties, EMAIL_PROPERTIES)
     # §5.1: "id" is always returned, whether requested or not.
     if "id" not in properties:
@@ -94,27 +100,16 @@ async def email_get(call: MethodCall) -> list[tuple[str, dict[str, Any]]]:
         wanted = [f"e{em.id}" for em in store.emails(acct)]
     else:
         wanted = list(args.ids)
-    found: list[dict[str, Any]] = []
-    not_found: list[str] = []
-    for ident in wanted:
-        eid = parse_object_id("email", ident)
-        if eid is not None and object_id("email", eid) != ident:
-            eid = None  # "e007" is not the id of email 7
-        email = store.email(acct, eid) if eid is not None else None
-        parsed = parsed_message(store, acct, eid) if email is not None and eid else None
-        if email is None or parsed is None:
-            not_found.append(ident)
-            continue
-        sha = email.blob
-
-        def load(sha: bytes = sha) -> bytes:
-            data = store.blob(sha)
-            if data is None:
-                raise MethodError("serverFail", "A message body is missing.")
-            return data
-
-        src = MessageSource(parsed, load, blob_id(sha), email)
-        found.append(render_email(src, properties, body))
+    index = account_index(store, acct)
+    shape = (acct, properties, body_key(body))
+    # The same ids with the same properties at the same index state (a client re-reading its
+    # message list) give the same answer: kept until the next change to the account's emails.
+    answer_key = ("Email/get", shape, tuple(wanted))
+    answer = index.derived.get(answer_key)
+    if answer is None:
+        answer = _get_many(ctx, acct, index.rows, wanted, shape, body)
+        index.remember(answer_key, answer)
+    found, not_found = answer  # found is shared by every answer from the cache: read-only
     return [
         (
             "Email/get",
@@ -122,10 +117,118 @@ async def email_get(call: MethodCall) -> list[tuple[str, dict[str, Any]]]:
                 "accountId": args.account_id,
                 "state": str(state),
                 "list": found,
-                "notFound": not_found,
+                "notFound": list(not_found),
             },
         )
     ]
+
+
+def _get_many(
+    ctx: JmapContext,
+    acct: int,
+    rows: dict[int, EmailRow],
+    wanted: list[str],
+    shape: Shape,
+    body: BodyOptions,
+) -> tuple[PreEncodedList, tuple[str, ...]]:
+    properties = shape[1]
+    cache = render_cache(ctx.store)
+    found: list[PreEncoded] = []
+    not_found: list[str] = []
+    for ident in wanted:
+        eid = parse_object_id("email", ident)
+        if eid is not None and object_id("email", eid) != ident:
+            eid = None  # "e007" is not the id of email 7
+        row = rows.get(eid) if eid is not None else None
+        if row is not None:
+            hit = cache.get(row, shape)
+            if hit is not None:
+                found.append(hit)
+                continue
+        rendered = _render(ctx, acct, eid, properties, body)
+        if rendered is None:
+            not_found.append(ident)
+            continue
+        encoded = PreEncoded(rendered, jsonio.dumps(rendered))
+        if row is not None:
+            cache.put(row, shape, encoded)
+        found.append(encoded)
+    return PreEncodedList(found), tuple(not_found)
+
+
+def _render(
+    ctx: JmapContext, acct: int, eid: int | None, properties: tuple[str, ...], body: BodyOptions
+) -> dict[str, Any] | None:
+    """Email ``eid`` rendered from its record and stored parse; None when it does not exist."""
+    store = ctx.store
+    email = store.email(acct, eid) if eid is not None else None
+    parsed = parsed_message(store, acct, eid) if email is not None and eid else None
+    if email is None or parsed is None:
+        return None
+    sha = email.blob
+
+    def load() -> bytes:
+        data = store.blob(sha)
+        if data is None:
+            raise MethodError("serverFail", "A message body is missing.")
+        return data
+
+    return render_email(MessageSource(parsed, load, blob_id(sha), email), properties, body)
+
+
+# -- the render cache -----------------------------------------------------------------------
+# An Email object is a pure function of (a) the email's mutable fields, all of which are in its
+# account-index row (thread, size, receivedAt, keywords, mailbox ids, blob), (b) its immutable
+# blob and stored parse, and (c) the requested properties and body options.  So a rendering
+# keyed by (row, account, properties, body options) stays exact for as long as the row is
+# current: any change to the email yields a different row and misses.
+MAX_RENDER_CACHE_BYTES: Final = 32 * 1024 * 1024
+MAX_RENDER_ENTRY_BYTES: Final = 64 * 1024
+
+Shape = tuple[int, tuple[str, ...], tuple[Any, ...]]
+
+
+def body_key(body: BodyOptions) -> tuple[Any, ...]:
+    return (body.properties, body.fetch_text, body.fetch_html, body.fetch_all, body.max_bytes)
+
+
+class RenderCache:
+    """Least-recently-used rendered Emails with their JSON, bounded in encoded bytes."""
+
+    def __init__(self, max_bytes: int = MAX_RENDER_CACHE_BYTES) -> None:
+        self.max_bytes = max_bytes
+        self.size = 0
+        self._entries: OrderedDict[tuple[EmailRow, Shape], PreEncoded] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get(self, row: EmailRow, shape: Shape) -> PreEncoded | None:
+        key = (row, shape)
+        hit = self._entries.get(key)
+        if hit is not None:
+            self._entries.move_to_end(key)
+        return hit
+
+    def put(self, row: EmailRow, shape: Shape, value: PreEncoded) -> None:
+        cost = len(value.encoded)
+        if cost > MAX_RENDER_ENTRY_BYTES or (row, shape) in self._entries:
+            return
+        self._entries[(row, shape)] = value
+        self.size += cost
+        while self.size > self.max_bytes and self._entries:
+            _, old = self._entries.popitem(last=False)
+            self.size -= len(old.encoded)
+
+
+_CACHES: weakref.WeakKeyDictionary[Store, RenderCache] = weakref.WeakKeyDictionary()
+
+
+def render_cache(store: Store) -> RenderCache:
+    cache = _CACHES.get(store)
+    if cache is None:
+        cache = _CACHES[store] = RenderCache()
+    return cache
 
 
 async def email_changes(call: MethodCall) -> list[tuple[str, dict[str, Any]]]:

@@ -60,6 +60,7 @@ from store.models import Email
 from .email_render import HeaderProperty, header_property_value
 
 MAX_CACHED_ACCOUNTS: Final = 64
+MAX_DERIVED: Final = 1024  # entries of AccountIndex.derived between two changes
 COLLATIONS: Final = frozenset({"i;ascii-casemap", "i;unicode-casemap"})
 
 
@@ -107,7 +108,7 @@ class AccountIndex:
         self.content: dict[int, ContentInfo] = {}
         self._threads: dict[int, list[int]] | None = None
         self._mailboxes: dict[int, set[int]] | None = None
-        self.derived: dict[str, Any] = {}  # caches valid until the next change
+        self.derived: dict[Any, Any] = {}  # caches valid until the next change
 
     def put(self, row: EmailRow) -> None:
         self.rows[row.id] = row
@@ -117,6 +118,12 @@ class AccountIndex:
         self.rows.pop(eid, None)
         self.content.pop(eid, None)
         self._invalidate()
+
+    def remember(self, key: Any, value: Any) -> None:
+        """Keep ``value`` in :attr:`derived` until the next change, unless that cache is full
+        (a client paging through many windows between two changes)."""
+        if len(self.derived) < MAX_DERIVED:
+            self.derived[key] = value
 
     def _invalidate(self) -> None:
         self._threads = None
@@ -588,21 +595,63 @@ def _parse(args: dict[str, Any], changes: bool = False) -> Any:
     return q, sort, collapse
 
 
+@dataclass(frozen=True, slots=True)
+class QueryResult:
+    """The full sorted result of a query: email numbers and their JMAP ids."""
+
+    numbers: tuple[int, ...]
+    ids: tuple[str, ...]
+
+
+# Conditions whose answer is not a function of the account index alone: the full-text index
+# lags behind the store (it is fed from the change feed), so the same state can answer twice
+# differently while it catches up.
+_UNCACHEABLE: Final = frozenset(_TEXT_FIELDS)
+
+
+def query_cache_key(
+    node: Filter | None, sort: Sequence[Comparator], collapse: bool
+) -> tuple[str, str, str, bool] | None:
+    """The key of a query's result in :attr:`AccountIndex.derived`, or None when the result
+    may not be reused.  Every other condition and sort reads only the index rows and the
+    immutable per-blob content, so a result stays exact until the next change to the rows
+    (which clears ``derived``)."""
+    if _filter_uses(node, _UNCACHEABLE):
+        return None
+    return ("query", repr(node), repr(tuple(sort)), collapse)
+
+
 async def run_query(
     ctx: JmapContext,
     acct: int,
     node: Filter | None,
     sort: Sequence[Comparator],
     collapse: bool,
-) -> tuple[list[int], AccountIndex]:
-    """The full sorted result list of email ids."""
+) -> tuple[QueryResult, AccountIndex]:
+    """The full sorted result list of email ids (cached per index state when exact)."""
     index = account_index(ctx.store, acct)
+    key = query_cache_key(node, sort, collapse)
+    if key is not None:
+        cached = index.derived.get(key)
+        if isinstance(cached, QueryResult):
+            return cached, index
     ev = Evaluator(ctx, acct, index)
     found = await ev.matches(node)
     ordered = sort_ids(found, sort, ev)
     if collapse:
         ordered = collapse_threads(ordered, index.rows)
-    return ordered, index
+    # store/ids.py object_id("email", n), without the call
+    result = QueryResult(tuple(ordered), tuple([f"e{n}" for n in ordered]))
+    if key is not None and index is account_index_if_current(ctx.store, acct, index):
+        index.remember(key, result)
+    return result, index
+
+
+def account_index_if_current(store: Store, acct: int, index: AccountIndex) -> AccountIndex | None:
+    """``index`` when nothing changed while a query was evaluated (it awaits the FTS thread
+    for text conditions; a write may land meanwhile), so its result may be cached."""
+    state = store.account(acct)
+    return index if state is not None and state.modseq == index.modseq else None
 
 
 async def email_query(call: MethodCall) -> list[tuple[str, dict[str, Any]]]:
@@ -610,8 +659,8 @@ async def email_query(call: MethodCall) -> list[tuple[str, dict[str, Any]]]:
     q, sort, collapse = _parse(call.args)
     acct = ctx.account(q.account_id)
     state = email_state(ctx.store, acct)
-    ordered, _ = await run_query(ctx, acct, q.filter, sort, collapse)
-    ids = [f"e{n}" for n in ordered]  # store/ids.py object_id("email", n), without the call
+    result, _ = await run_query(ctx, acct, q.filter, sort, collapse)
+    ids = result.ids
     window = query_window(ids, q, max_limit=ctx.services.limits.max_query_limit)
     out: dict[str, Any] = {
         "accountId": q.account_id,
@@ -652,7 +701,8 @@ async def email_query_changes(call: MethodCall) -> list[tuple[str, dict[str, Any
                 changed.add(e.id)
             elif e.type == "Thread":
                 threads_touched.add(e.id)
-    ordered, index = await run_query(ctx, acct, q.filter, sort, collapse)
+    result, index = await run_query(ctx, acct, q.filter, sort, collapse)
+    ordered = result.numbers
     if changed and uses_threads(q.filter, sort, collapse):
         threads = index.threads()
         threads_touched |= {index.rows[e].thread_id for e in changed if e in index.rows}

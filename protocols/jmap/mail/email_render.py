@@ -482,6 +482,32 @@ class BodyOptions:
         return cls(properties, fetch_text, fetch_html, fetch_all, max_bytes, headers)
 
 
+# -- pre-encoded objects -----------------------------------------------------------------------
+class PreEncoded(dict[str, Any]):
+    """A rendered object that also carries its compact JSON encoding (what
+    ``protocols.jmap.core.jsonio.dumps`` gives for it), so that a response writer can splice the
+    bytes instead of encoding the object again.  It is an ordinary dict to everything else
+    (result references, WebSocket responses).  Instances may be shared between responses
+    through a cache: treat them as read-only."""
+
+    __slots__ = ("encoded",)
+
+    def __init__(self, value: dict[str, Any], encoded: bytes) -> None:
+        super().__init__(value)
+        self.encoded = encoded
+
+
+class PreEncodedList(list[Any]):
+    """A list of :class:`PreEncoded` objects with the encoding of the whole list (``[...]``).
+    Like :class:`PreEncoded`, it is an ordinary list to everything but a response writer."""
+
+    __slots__ = ("encoded",)
+
+    def __init__(self, items: Iterable[PreEncoded]) -> None:
+        super().__init__(items)
+        self.encoded = b"[" + b",".join(item.encoded for item in self) + b"]"
+
+
 # -- rendering -------------------------------------------------------------------------------
 # Convenience properties (§4.1.3) and the header field / form they are shorthand for.
 _CONVENIENCE: Final = {

@@ -1,0 +1,817 @@
+"""JMAP workload: a mail client's "open the inbox" request, and full-text Email/query latency.
+
+One stalwart-py account, one data directory reused by every phase:
+
+1. ``mailbox`` messages (4 KB, :mod:`tests.bench.messages`; every 100th carries a marker word,
+   :data:`MARKER`, so a text filter matches exactly 1 % of the mail) are delivered over LMTP
+   (4 connections, separate processes); the delivery time is printed.
+2. **Inbox request** (RFC 8620 §3.3, RFC 8621): one POST to ``/jmap/`` holding ``Mailbox/get``
+   (all mailboxes), ``Email/query`` (``inMailbox`` the inbox, sort ``receivedAt`` descending,
+   ``limit`` 50) and ``Email/get`` of those 50 ids by result reference (§3.7) with the
+   properties of a message list (id, threadId, mailboxIds, keywords, from, subject,
+   receivedAt, size, preview). The load generator is one process per keep-alive connection
+   (raw :mod:`http.client`, one request in flight per connection, no JMAP library), on 1 and
+   on ``connections`` connections, for ``seconds`` each; requests/s is completed requests over
+   the wall time from the first worker starting to the last one finishing. Every response's
+   status is checked, and every 25th one is decoded and verified in full (3 method responses,
+   50 emails with a subject). The client's own CPU is reported, in cores.
+3. The mailbox is topped up to ``text_messages`` messages (default 100,000: that takes minutes;
+   the delivery time is printed), the full-text index is awaited (the text query's total must
+   reach the exact number of marked messages), then ``queries`` sequential ``Email/query``
+   requests with ``filter: {"text": MARKER}``, sort receivedAt descending, limit 50 and
+   ``calculateTotal`` give the p50 and p95 latency (client-side, whole HTTP round trip). The
+   same figure is also taken at ``mailbox`` messages, before the top-up.
+
+``--jmap-data DIR`` keeps the prepared data directory in ``DIR`` between bench runs: a later
+run reuses it and only delivers what is missing (handy when profiling: 100,000 deliveries
+take several minutes). Without it a temp dir is used and removed.
+
+Peer: Cyrus IMAP (the JMAP server the issue compares with) is not packaged for this machine,
+so it is not measured; the issue quotes Cyrus 3.6 at about 20 requests/s keep-alive.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import http.client
+import json
+import multiprocessing
+import os
+import shutil
+import smtplib
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from multiprocessing.synchronize import Barrier
+from pathlib import Path
+from typing import Any
+
+from tests.bench.messages import make_message
+from tests.bench.procs import (
+    BenchError,
+    free_port,
+    git_commit,
+    machine_info,
+    stop_process,
+    tail,
+    tree_peak_rss,
+    wait_lmtp_ready,
+)
+from tests.bench.report import append_result
+from tests.bench.stalwart import CLI, PASSWORD, stalwart_available
+
+USER = "user1@bench.local"
+MARKER = "kilimanjaro"  # not in the generator's vocabulary: only the marked messages have it
+MARK_EVERY = 100  # message i carries MARKER when i % MARK_EVERY == 0: exactly 1 %
+CYRUS_NOTE = (
+    "Cyrus IMAP is not available on this machine (no package), so no peer was measured; "
+    "the issue quotes Cyrus 3.6 at about 20 requests/s keep-alive for this kind of request"
+)
+USING = ["urn:ietf:params:jmap:core", "urn:ietf:params:jmap:mail"]
+LIST_PROPERTIES = [
+    "id",
+    "threadId",
+    "mailboxIds",
+    "keywords",
+    "from",
+    "subject",
+    "receivedAt",
+    "size",
+    "preview",
+]
+VERIFY_EVERY = 25  # decode and check every Nth response in full
+
+
+@dataclass(frozen=True, slots=True)
+class JmapPlan:
+    mailbox: int = 10_000
+    text_messages: int = 100_000
+    connections: int = 8
+    seconds: float = 10.0
+    queries: int = 200
+    delivery_connections: int = 4
+
+
+# -- the server ---------------------------------------------------------------------------------
+
+_CONFIG = """\
+# Throwaway stalwart-py config written by tests/bench/jmap.py.
+[server]
+data_dir = "{data}"
+hostname = "bench.local"
+default_domain = "bench.local"
+
+[lmtp]
+port = {lmtp}
+
+[imap]
+enabled = false
+
+[http]
+port = {http}
+tls_port = {https}
+"""
+
+
+class StalwartJmapServer:
+    """stalwart-py with LMTP and HTTP (JMAP) on 127.0.0.1; ``root`` survives when ``keep``."""
+
+    host = "127.0.0.1"
+    name = "stalwart-py"
+
+    def __init__(self, root: Path | None) -> None:
+        self.keep = root is not None
+        self.root = root if root is not None else Path(tempfile.mkdtemp(prefix="bench-jmap-"))
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.config = self.root / "config.toml"
+        self.log = self.root / "server.log"
+        self.lmtp_port = free_port()
+        self.http_port = free_port()
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        fresh = not (self.root / "data").exists()
+        self.config.write_text(
+            _CONFIG.format(
+                data=self.root / "data", lmtp=self.lmtp_port, http=self.http_port, https=free_port()
+            )
+        )
+        if fresh:
+            done = subprocess.run(
+                [str(CLI), "account", "create", USER, "--password", PASSWORD]
+                + ["--config", str(self.config)],
+                capture_output=True,
+                text=True,
+                timeout=120,
+                cwd=self.root,
+            )
+            if done.returncode != 0:
+                raise BenchError(f"`account create` failed:\n{done.stdout}{done.stderr}")
+        with open(self.log, "ab") as out:
+            self._proc = subprocess.Popen(
+                [str(CLI), "serve", "--config", str(self.config)],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                cwd=self.root,
+            )
+        wait_lmtp_ready(self.host, self.lmtp_port, self._proc, 120, self.log)
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                JmapClient(self.host, self.http_port).session()
+                return
+            except (OSError, BenchError, http.client.HTTPException):
+                if time.monotonic() > deadline:
+                    raise BenchError("JMAP session not reachable\n" + tail(self.log)) from None
+                time.sleep(0.2)
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU the server process has used so far (``/proc/PID/stat``)."""
+        if self._proc is None:
+            return 0.0
+        fields = Path(f"/proc/{self._proc.pid}/stat").read_text().rpartition(")")[2].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def peak_rss_kib(self) -> int | None:
+        rss = tree_peak_rss(self._proc.pid) if self._proc is not None else None
+        return rss.main_kib if rss is not None else None
+
+    def stop(self) -> None:
+        if self._proc is not None:
+            status = stop_process(self._proc, timeout=120)
+            self._proc = None
+            if status not in (0, -15):
+                print(f"warning: stalwart-py exited with status {status}\n{tail(self.log)}")
+
+    def log_tail(self) -> str:
+        return tail(self.log)
+
+    def __enter__(self) -> StalwartJmapServer:
+        try:
+            self.start()
+        except BaseException:
+            self.__exit__()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+        if not self.keep:
+            shutil.rmtree(self.root, ignore_errors=True)
+
+
+# -- a minimal JMAP client (http.client, keep-alive) --------------------------------------------
+
+
+def _auth_header() -> str:
+    return "Basic " + base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
+
+
+class JmapClient:
+    """One keep-alive HTTP/1.1 connection; just enough JMAP for the bench."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.conn = http.client.HTTPConnection(host, port, timeout=300)
+        self.headers = {"Authorization": _auth_header(), "Content-Type": "application/json"}
+
+    def raw(self, method: str, path: str, body: bytes | None = None) -> tuple[int, bytes]:
+        self.conn.request(method, path, body=body, headers=self.headers)
+        response = self.conn.getresponse()
+        return response.status, response.read()
+
+    def session(self) -> dict[str, Any]:
+        status, body = self.raw("GET", "/jmap/session")
+        if status != 200:
+            raise BenchError(f"GET /jmap/session -> {status}: {body[:200]!r}")
+        session: dict[str, Any] = json.loads(body)
+        return session
+
+    def call(self, calls: list[list[Any]]) -> list[list[Any]]:
+        body = json.dumps({"using": USING, "methodCalls": calls}).encode()
+        status, data = self.raw("POST", "/jmap/", body)
+        if status != 200:
+            raise BenchError(f"POST /jmap/ -> {status}: {data[:300]!r}")
+        responses: list[list[Any]] = json.loads(data)["methodResponses"]
+        for name, args, _ in responses:
+            if name == "error":
+                raise BenchError(f"JMAP method error: {args}")
+        return responses
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    account_id: str
+    inbox_id: str
+
+
+def discover(host: str, port: int) -> Account:
+    client = JmapClient(host, port)
+    try:
+        session = client.session()
+        acct = session["primaryAccounts"]["urn:ietf:params:jmap:mail"]
+        [[_, mailboxes, _]] = client.call([["Mailbox/get", {"accountId": acct, "ids": None}, "0"]])
+        inbox = next(m["id"] for m in mailboxes["list"] if m.get("role") == "inbox")
+        return Account(acct, inbox)
+    finally:
+        client.close()
+
+
+def inbox_request(account: Account, limit: int = 50) -> bytes:
+    """The workload (a) request body."""
+    acct = account.account_id
+    calls = [
+        ["Mailbox/get", {"accountId": acct, "ids": None}, "0"],
+        [
+            "Email/query",
+            {
+                "accountId": acct,
+                "filter": {"inMailbox": account.inbox_id},
+                "sort": [{"property": "receivedAt", "isAscending": False}],
+                "limit": limit,
+            },
+            "1",
+        ],
+        [
+            "Email/get",
+            {
+                "accountId": acct,
+                "#ids": {"resultOf": "1", "name": "Email/query", "path": "/ids"},
+                "properties": LIST_PROPERTIES,
+            },
+            "2",
+        ],
+    ]
+    return json.dumps({"using": USING, "methodCalls": calls}).encode()
+
+
+def text_query(account: Account) -> list[list[Any]]:
+    return [
+        [
+            "Email/query",
+            {
+                "accountId": account.account_id,
+                "filter": {"text": MARKER},
+                "sort": [{"property": "receivedAt", "isAscending": False}],
+                "limit": 50,
+                "calculateTotal": True,
+            },
+            "q",
+        ]
+    ]
+
+
+def check_inbox_response(data: bytes, limit: int = 50) -> str | None:
+    """None when ``data`` is a full, correct answer to :func:`inbox_request`; else why not."""
+    try:
+        responses = json.loads(data)["methodResponses"]
+        names = [r[0] for r in responses]
+        if names != ["Mailbox/get", "Email/query", "Email/get"]:
+            return f"method responses {names}"
+        ids = responses[1][1]["ids"]
+        emails = responses[2][1]["list"]
+        if len(ids) != limit or [e["id"] for e in emails] != ids:
+            return f"{len(ids)} ids, {len(emails)} emails, or out of order"
+        for e in emails:
+            missing = [p for p in LIST_PROPERTIES if p not in e]
+            if missing or not e["subject"] or not e["from"]:
+                return f"email {e.get('id')} lacks {missing or 'subject/from'}"
+    except (ValueError, KeyError, IndexError, TypeError) as exc:
+        return f"{type(exc).__name__}: {exc}"
+    return None
+
+
+# -- delivery ----------------------------------------------------------------------------------
+
+
+def marked_message(index: int) -> tuple[str, bytes]:
+    """Message ``index`` of the generator; every 100th gets MARKER as its first body line."""
+    message = make_message(index, USER)
+    data = message.data
+    if index % MARK_EVERY == 0:
+        data = data.replace(b"\r\n\r\n", f"\r\n\r\nRef {MARKER}.\r\n".encode(), 1)
+    return message.sender, data
+
+
+def marked_count(total: int) -> int:
+    return (total + MARK_EVERY - 1) // MARK_EVERY
+
+
+def _deliver_worker(
+    host: str, port: int, indices: range, results: multiprocessing.SimpleQueue[tuple[int, str]]
+) -> None:
+    delivered = 0
+    error = ""
+    client: smtplib.LMTP | None = None
+    try:
+        for n, index in enumerate(indices):
+            if client is None or n % 100 == 0:
+                if client is not None:
+                    client.quit()
+                client = smtplib.LMTP(host, port, timeout=300)
+                client.ehlo("bench.client")
+            sender, data = marked_message(index)
+            client.sendmail(sender, [USER], data)
+            delivered += 1
+        if client is not None:
+            client.quit()
+    except (OSError, smtplib.SMTPException) as exc:
+        error = f"{type(exc).__name__}: {exc}"
+    results.put((delivered, error))
+
+
+def deliver(host: str, port: int, first: int, end: int, connections: int) -> float:
+    """Deliver messages ``first``..``end-1``; returns the wall time. Raises on any failure."""
+    if end <= first:
+        return 0.0
+    ctx = multiprocessing.get_context("spawn")
+    results: multiprocessing.SimpleQueue[tuple[int, str]] = ctx.SimpleQueue()
+    count = end - first
+    step = (count + connections - 1) // connections
+    chunks = [range(s, min(s + step, end)) for s in range(first, end, step)]
+    started = time.monotonic()
+    workers = [
+        ctx.Process(target=_deliver_worker, args=(host, port, c, results), daemon=True)
+        for c in chunks
+    ]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    seconds = time.monotonic() - started
+    reports = [results.get() for _ in workers if not results.empty()]
+    done = sum(r[0] for r in reports)
+    errors = [r[1] for r in reports if r[1]]
+    if done != count or errors:
+        raise BenchError(f"delivered {done} of {count} messages: {errors[:3]}")
+    return seconds
+
+
+def email_total(host: str, port: int, account: Account) -> int:
+    client = JmapClient(host, port)
+    try:
+        [[_, result, _]] = client.call(
+            [
+                [
+                    "Email/query",
+                    {"accountId": account.account_id, "calculateTotal": True, "limit": 1},
+                    "0",
+                ]
+            ]
+        )
+        return int(result["total"])
+    finally:
+        client.close()
+
+
+def fill_to(server: StalwartJmapServer, account: Account, total: int, plan: JmapPlan) -> None:
+    """Deliver until the account holds ``total`` messages (numbered from what it holds)."""
+    have = email_total(server.host, server.http_port, account)
+    if have > total:
+        print(f"  prepared mailbox already holds {have} messages (> {total}); using it as is")
+        return
+    if have == total:
+        print(f"  prepared mailbox holds {have} messages: reused, nothing delivered", flush=True)
+        return
+    print(f"  delivering messages {have}..{total - 1} over LMTP ...", flush=True)
+    seconds = deliver(server.host, server.lmtp_port, have, total, plan.delivery_connections)
+    print(
+        f"  delivered {total - have} messages in {seconds:.1f} s "
+        f"({(total - have) / seconds:.0f} msg/s, {plan.delivery_connections} connections)",
+        flush=True,
+    )
+    now = email_total(server.host, server.http_port, account)
+    if now != total:
+        raise BenchError(f"the account holds {now} messages after delivering up to {total}")
+
+
+# -- workload (a): requests/s ------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _LoadReport:
+    start: float
+    end: float
+    cpu: float
+    requests: int
+    verified: int
+    errors: tuple[str, ...]
+    latencies: tuple[float, ...]
+
+
+def _load_worker(
+    host: str,
+    port: int,
+    body: bytes,
+    seconds: float,
+    barrier: Barrier,
+    results: multiprocessing.SimpleQueue[_LoadReport],
+) -> None:
+    # Raw http.client, headers built once: the client must stay cheap next to the server.
+    conn = http.client.HTTPConnection(host, port, timeout=120)
+    headers = {"Authorization": _auth_header(), "Content-Type": "application/json"}
+    conn.connect()
+    errors: list[str] = []
+    latencies: list[float] = []
+    requests = verified = 0
+    barrier.wait()
+    cpu_start = time.process_time()
+    start = time.monotonic()
+    deadline = start + seconds
+    now = start
+    while now < deadline:
+        conn.request("POST", "/jmap/", body=body, headers=headers)
+        response = conn.getresponse()
+        data = response.read()
+        then = now
+        now = time.monotonic()
+        latencies.append(now - then)
+        if response.status != 200:
+            if len(errors) < 5:
+                errors.append(f"HTTP {response.status}: {data[:200]!r}")
+        elif requests % VERIFY_EVERY == 0:
+            problem = check_inbox_response(data)
+            if problem is not None and len(errors) < 5:
+                errors.append(problem)
+            verified += problem is None
+        requests += 1
+    cpu = time.process_time() - cpu_start
+    conn.close()
+    results.put(_LoadReport(start, now, cpu, requests, verified, tuple(errors), tuple(latencies)))
+
+
+@dataclass(frozen=True, slots=True)
+class Throughput:
+    connections: int
+    requests: int
+    seconds: float
+    client_cores: float
+    p50_ms: float
+    p95_ms: float
+    verified: int
+    errors: tuple[str, ...]
+    server_cpu_s: float = 0.0
+
+    @property
+    def rate(self) -> float:
+        return self.requests / self.seconds if self.seconds > 0 else 0.0
+
+    @property
+    def server_ms_per_request(self) -> float:
+        """Server CPU per request: what the rate would be bounded by is 1000 / this."""
+        return self.server_cpu_s * 1000 / self.requests if self.requests else float("nan")
+
+    @property
+    def server_cores(self) -> float:
+        return self.server_cpu_s / self.seconds if self.seconds > 0 else 0.0
+
+
+def run_load(
+    host: str,
+    port: int,
+    body: bytes,
+    connections: int,
+    seconds: float,
+    server_cpu: Callable[[], float] = lambda: 0.0,
+) -> Throughput:
+    ctx = multiprocessing.get_context("spawn")
+    barrier = ctx.Barrier(connections)
+    results: multiprocessing.SimpleQueue[_LoadReport] = ctx.SimpleQueue()
+    workers = [
+        ctx.Process(
+            target=_load_worker, args=(host, port, body, seconds, barrier, results), daemon=True
+        )
+        for _ in range(connections)
+    ]
+    for w in workers:
+        w.start()
+    cpu_before = server_cpu()
+    reports = [results.get() for _ in workers]  # drain before join: results can be large
+    cpu_used = server_cpu() - cpu_before  # includes the workers' start-up wait: an upper bound
+    for w in workers:
+        w.join(60)
+    wall = max(r.end for r in reports) - min(r.start for r in reports)
+    latencies = [x for r in reports for x in r.latencies]
+    return Throughput(
+        connections=connections,
+        requests=sum(r.requests for r in reports),
+        seconds=wall,
+        client_cores=sum(r.cpu for r in reports) / wall if wall else 0.0,
+        p50_ms=percentile(latencies, 0.50) * 1000,
+        p95_ms=percentile(latencies, 0.95) * 1000,
+        verified=sum(r.verified for r in reports),
+        errors=tuple(e for r in reports for e in r.errors)[:10],
+        server_cpu_s=cpu_used,
+    )
+
+
+# -- workload (b): text query latency ----------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class TextLatency:
+    messages: int
+    matches: int
+    queries: int
+    p50_ms: float
+    p95_ms: float
+    index_wait_s: float
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[max(0, min(len(ordered) - 1, round(q * (len(ordered) - 1))))]
+
+
+def wait_text_index(
+    host: str, port: int, account: Account, expected: int, timeout: float = 1800
+) -> float:
+    """Poll the text query until its total reaches ``expected`` (the FTS index caught up)."""
+    client = JmapClient(host, port)
+    started = time.monotonic()
+    try:
+        while True:
+            [[_, result, _]] = client.call(text_query(account))
+            if result["total"] >= expected:
+                if result["total"] != expected:
+                    raise BenchError(f"text query found {result['total']}, expected {expected}")
+                return time.monotonic() - started
+            if time.monotonic() - started > timeout:
+                raise BenchError(f"FTS index still at {result['total']} of {expected}")
+            time.sleep(0.5)
+    finally:
+        client.close()
+
+
+def measure_text(host: str, port: int, account: Account, messages: int, n: int) -> TextLatency:
+    expected = marked_count(messages)
+    waited = wait_text_index(host, port, account, expected)
+    client = JmapClient(host, port)
+    body = json.dumps({"using": USING, "methodCalls": text_query(account)}).encode()
+    latencies: list[float] = []
+    try:
+        for _ in range(5):  # warm-up
+            client.raw("POST", "/jmap/", body)
+        for _ in range(n):
+            t0 = time.monotonic()
+            status, data = client.raw("POST", "/jmap/", body)
+            latencies.append(time.monotonic() - t0)
+            if status != 200:
+                raise BenchError(f"text query -> {status}: {data[:200]!r}")
+        result = json.loads(data)["methodResponses"][0][1]
+        if result["total"] != expected or len(result["ids"]) != min(50, expected):
+            raise BenchError(f"text query answered {result['total']} / {len(result['ids'])} ids")
+    finally:
+        client.close()
+    return TextLatency(
+        messages=messages,
+        matches=expected,
+        queries=n,
+        p50_ms=percentile(latencies, 0.50) * 1000,
+        p95_ms=percentile(latencies, 0.95) * 1000,
+        index_wait_s=waited,
+    )
+
+
+# -- the whole workload ------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class JmapFigures:
+    server: str = "stalwart-py"
+    throughput: list[Throughput] = field(default_factory=list)
+    text: list[TextLatency] = field(default_factory=list)
+    peak_rss_kib: int | None = None
+
+    @property
+    def verified(self) -> bool:
+        return bool(self.throughput) and all(t.verified and not t.errors for t in self.throughput)
+
+
+def measure_jmap(server: StalwartJmapServer, plan: JmapPlan, figures: JmapFigures) -> None:
+    host, port = server.host, server.http_port
+    account = discover(host, port)
+    fill_to(server, account, plan.mailbox, plan)
+    body = inbox_request(account)
+    warm = JmapClient(host, port)
+    for _ in range(20):  # builds the account index and warms the caches
+        status, data = warm.raw("POST", "/jmap/", body)
+        problem = check_inbox_response(data) if status == 200 else f"HTTP {status}"
+        if problem is not None:
+            raise BenchError(f"inbox request failed: {problem}: {data[:300]!r}")
+    warm.close()
+    for connections in sorted({1, plan.connections}):
+        t = run_load(host, port, body, connections, plan.seconds, server.cpu_seconds)
+        figures.throughput.append(t)
+        print(
+            f"  inbox request, {connections} connection(s): {t.rate:8.1f} req/s "
+            f"(p50 {t.p50_ms:.1f} ms, p95 {t.p95_ms:.1f} ms; server CPU "
+            f"{t.server_ms_per_request:.2f} ms/request, {t.server_cores:.2f} cores; client CPU "
+            f"{t.client_cores:.2f} cores; {t.verified} responses verified in full)",
+            flush=True,
+        )
+        for err in t.errors[:3]:
+            print(f"  ! {err}", flush=True)
+    sizes = sorted({plan.mailbox, max(plan.mailbox, plan.text_messages)})
+    for size in sizes:
+        fill_to(server, account, size, plan)
+        lat = measure_text(host, port, account, size, plan.queries)
+        figures.text.append(lat)
+        print(
+            f"  text query over {size} messages ({lat.matches} match): "
+            f"p50 {lat.p50_ms:.1f} ms, p95 {lat.p95_ms:.1f} ms "
+            f"(index caught up {lat.index_wait_s:.1f} s after the last delivery)",
+            flush=True,
+        )
+    figures.peak_rss_kib = server.peak_rss_kib()
+
+
+def format_jmap_table(figures: JmapFigures, plan: JmapPlan, notes: list[str]) -> str:
+    lines = [
+        f"JMAP (a): Mailbox/get + Email/query (inbox, receivedAt desc, limit 50) + Email/get "
+        f"(50, by result reference) in one request, {plan.mailbox}-message mailbox, "
+        f"{plan.seconds:.0f} s per run",
+        f"{'server':<13} {'conns':>5} {'req/s':>9} {'p50 ms':>8} {'p95 ms':>8} "
+        f"{'srv CPU ms/req':>14} {'srv cores':>9} {'client cores':>12} {'verified':>9}",
+    ]
+    lines.append("-" * len(lines[-1]))
+    for t in figures.throughput:
+        lines.append(
+            f"{figures.server:<13} {t.connections:>5} {t.rate:>9.1f} {t.p50_ms:>8.1f} "
+            f"{t.p95_ms:>8.1f} {t.server_ms_per_request:>14.2f} {t.server_cores:>9.2f} "
+            f"{t.client_cores:>12.2f} {t.verified:>9}" + (" !" if t.errors else "")
+        )
+    lines.append("cyrus 3.6      (not available here; the issue quotes ≈20 req/s keep-alive)")
+    lines.append(
+        "srv CPU ms/req = server process CPU (user+system) per request: 1000 / it is the rate "
+        "one fully available core would give, whatever else loads the machine"
+    )
+    lines.append("")
+    lines.append(
+        f"JMAP (b): Email/query filter {{text: {MARKER!r}}} (1 % of messages), receivedAt desc, "
+        "limit 50, calculateTotal; sequential, one connection"
+    )
+    head = f"{'messages':>9} {'matches':>8} {'queries':>8} {'p50 ms':>8} {'p95 ms':>8}"
+    lines += [head, "-" * len(head)]
+    for x in figures.text:
+        lines.append(
+            f"{x.messages:>9} {x.matches:>8} {x.queries:>8} {x.p50_ms:>8.1f} {x.p95_ms:>8.1f}"
+        )
+    if figures.peak_rss_kib is not None:
+        lines.append(f"server peak RSS: {figures.peak_rss_kib / 1024:.1f} MiB")
+    for t in figures.throughput:
+        for err in t.errors[:3]:
+            lines.append(f"! {t.connections} conn: {err}")
+    lines.extend(f"note: {n}" for n in notes)
+    return "\n".join(lines)
+
+
+def run_jmap(args: argparse.Namespace, argv: list[str]) -> bool:
+    """The JMAP workload (stalwart-py only: no peer is available here)."""
+    plan = JmapPlan(
+        mailbox=args.jmap_mailbox,
+        text_messages=args.jmap_text_messages,
+        connections=args.jmap_connections,
+        seconds=args.jmap_seconds,
+        queries=args.jmap_queries,
+    )
+    notes = [CYRUS_NOTE]
+    print(f"note: {CYRUS_NOTE}", flush=True)
+    if args.no_stalwart:
+        print("JMAP workload skipped: --no-stalwart and no peer", flush=True)
+        return True
+    ok = stalwart_available()
+    if not ok.available:
+        print(f"stalwart-py UNAVAILABLE: {ok.reason}", file=sys.stderr)
+        return False
+    figures = JmapFigures()
+    load_before = os.getloadavg()[0]
+    root = Path(args.jmap_data).resolve() if args.jmap_data else None
+    if root is not None:
+        notes.append(f"prepared data dir kept in {root}")
+    print("JMAP workload on stalwart-py ...", flush=True)
+    try:
+        with StalwartJmapServer(root) as server:
+            try:
+                measure_jmap(server, plan, figures)
+            except BaseException:
+                print(server.log_tail(), file=sys.stderr)
+                raise
+    except (BenchError, RuntimeError, OSError, http.client.HTTPException) as exc:
+        print(f"stalwart-py FAILED: {exc}", file=sys.stderr, flush=True)
+        notes.append(f"stalwart-py FAILED: {str(exc).splitlines()[0]}")
+        ok_run = False
+    else:
+        ok_run = figures.verified
+    notes.append(
+        f"1-minute load average {load_before:.2f} before, {os.getloadavg()[0]:.2f} after "
+        f"(on {os.cpu_count()} CPUs)"
+    )
+    print()
+    print(format_jmap_table(figures, plan, notes))
+    if figures.throughput or figures.text:
+        append_result(
+            {
+                "date": datetime.now(UTC).isoformat(timespec="seconds"),
+                "git_commit": git_commit(),
+                "machine": machine_info(),
+                "workload": "jmap",
+                "command": " ".join(argv),
+                "plan": asdict(plan),
+                "results": [
+                    {
+                        "server": figures.server,
+                        "throughput": [
+                            {
+                                **asdict(t),
+                                "rate": t.rate,
+                                "server_ms_per_request": t.server_ms_per_request,
+                            }
+                            for t in figures.throughput
+                        ],
+                        "text_query": [asdict(x) for x in figures.text],
+                        "peak_rss_kib": figures.peak_rss_kib,
+                        "verified": figures.verified,
+                    }
+                ],
+                "notes": notes,
+            }
+        )
+        print("\nappended to tests/bench/results.jsonl")
+    return ok_run
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The ``--jmap-*`` options of ``tests.bench.run``."""
+    parser.add_argument(
+        "--jmap-mailbox", type=int, default=10_000, help="messages for the inbox request (10000)"
+    )
+    parser.add_argument(
+        "--jmap-text-messages",
+        type=int,
+        default=100_000,
+        help="messages for the text-query latency (100000; delivery takes minutes)",
+    )
+    parser.add_argument(
+        "--jmap-connections", type=int, default=8, help="keep-alive connections (8, and 1)"
+    )
+    parser.add_argument(
+        "--jmap-seconds", type=float, default=10.0, help="seconds per throughput run (10)"
+    )
+    parser.add_argument(
+        "--jmap-queries", type=int, default=200, help="text queries timed for p50/p95 (200)"
+    )
+    parser.add_argument(
+        "--jmap-data",
+        metavar="DIR",
+        help="keep the prepared data dir in DIR and reuse it on later runs",
+    )
