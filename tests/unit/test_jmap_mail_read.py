@@ -515,13 +515,18 @@ async def test_body_structure_values_and_part_blobs_rfc8621_s4_1_4(env: Env) -> 
     assert pdf["size"] == len(content[0])
     assert parse_part_blob_id(blob_id(em.blob)) is None
     assert parse_part_blob_id(blob_id(em.blob) + "_x") is None
-    # Without truncation; fetchTextBodyValues selects only textBody parts.
-    args.update(maxBodyValueBytes=None, fetchAllBodyValues=False, fetchTextBodyValues=True)
+    # §4.2 "If 0 (the default), no truncation occurs"; fetchTextBodyValues selects only
+    # textBody parts.
+    args.update(maxBodyValueBytes=0, fetchAllBodyValues=False, fetchTextBodyValues=True)
     e = (await env.ok("Email/get", args))["list"][0]
     assert list(e["bodyValues"]) == [plain["partId"]]
     assert e["bodyValues"][plain["partId"]]["value"].startswith("Café au lait, croissant")
     assert e["bodyValues"][plain["partId"]]["isTruncated"] is False
-    assert await env.error("Email/get", {**args, "maxBodyValueBytes": 0}) == "invalidArguments"
+    # maxBodyValueBytes is an UnsignedInt: null, negative or non-integer values are invalid.
+    for bad in (None, -5, "1", True):
+        assert await env.error("Email/get", {**args, "maxBodyValueBytes": bad}) == (
+            "invalidArguments"
+        ), bad
     assert await env.error("Email/get", {**args, "bodyProperties": ["bad"]}) == "invalidArguments"
 
 

@@ -56,9 +56,10 @@ def body_options(ctx: JmapContext, extra: dict[str, Any]) -> BodyOptions:
         return False if value is None else get_bool(value, name)
 
     max_bytes = 0
-    if extra.get("maxBodyValueBytes") is not None:
-        # §4.2: "MUST be a positive integer"; 0 is refused like a negative value.
-        max_bytes = get_uint(extra["maxBodyValueBytes"], "maxBodyValueBytes", positive=True)
+    if "maxBodyValueBytes" in extra:
+        # RFC 8621 §4.2: "maxBodyValueBytes: UnsignedInt (default: 0) ... If 0 (the default),
+        # no truncation occurs." An explicit 0 is valid; null or a non-integer is not.
+        max_bytes = get_uint(extra["maxBodyValueBytes"], "maxBodyValueBytes")
     cap = ctx.services.limits.max_body_value_bytes
     if cap and (max_bytes == 0 or max_bytes > cap):
         max_bytes = cap

@@ -34,17 +34,15 @@ from ..core import (
     get_id_list,
     get_str,
     get_str_list,
-    get_uint,
     invalid_arguments,
     set_error_for,
 )
 from .blob import blob_reader, resolve_blob_ref
 from .email_build import invalid
+from .email_get import body_options
 from .email_render import (
     BODY_PART_PROPERTIES,
-    DEFAULT_BODY_PROPERTIES,
     EMAIL_PROPERTIES,
-    BodyOptions,
     MessageSource,
     check_properties,
     render_email,
@@ -337,24 +335,11 @@ async def email_parse(call: MethodCall) -> list[tuple[str, dict[str, Any]]]:
     if args.get("properties") is not None:
         properties = tuple(dict.fromkeys(get_str_list(args["properties"], "properties")))
         check_properties(properties, EMAIL_PROPERTIES)
-    body_properties: tuple[str, ...] = DEFAULT_BODY_PROPERTIES
     if args.get("bodyProperties") is not None:
         body_properties = tuple(get_str_list(args["bodyProperties"], "bodyProperties"))
         check_properties(body_properties, BODY_PART_PROPERTIES, argument="bodyProperties")
-
-    def flag(name: str) -> bool:
-        return get_bool(args[name], name) if args.get(name) is not None else False
-
-    max_bytes = 0
-    if args.get("maxBodyValueBytes") is not None:
-        max_bytes = get_uint(args["maxBodyValueBytes"], "maxBodyValueBytes", positive=True)
-    body = BodyOptions.create(
-        body_properties,
-        fetch_text=flag("fetchTextBodyValues"),
-        fetch_html=flag("fetchHTMLBodyValues"),
-        fetch_all=flag("fetchAllBodyValues"),
-        max_bytes=max_bytes,
-    )
+    # The same §4.2 body arguments as Email/get, with the same server cap.
+    body = body_options(ctx, args)
     read = blob_reader(ctx, acct, call.created_ids)
     parsed_out: dict[str, Any] = {}
     not_parsable: list[str] = []
