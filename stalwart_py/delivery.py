@@ -53,9 +53,55 @@ class Delivery:
     def __init__(self, store: Store, options: DeliveryOptions) -> None:
         self.store = store
         self.options = options
+        # account -> id of its inbox; checked against the stored mailbox on every use, so a
+        # renamed role or a destroyed mailbox only costs the one scan that finds the new one.
+        self._inboxes: dict[int, int] = {}
+        # address -> (accounts, quota of the single account or 0), valid while the store's
+        # directory_version is unchanged (RCPT and DATA resolve every address twice).
+        self._resolved: dict[str, tuple[tuple[int, ...], int]] = {}
+        self._resolved_version = -1
+
+    def inbox(self, acct: int) -> int | None:
+        """The id of the account's inbox (role "inbox"), or None."""
+        cached = self._inboxes.get(acct)
+        if cached is not None:
+            mb = self.store.mailbox(acct, cached)
+            if mb is not None and mb.role == "inbox":
+                return cached
+        found = self.store.mailbox_by_role(acct, "inbox")
+        if found is None:
+            self._inboxes.pop(acct, None)
+            return None
+        if len(self._inboxes) >= 65536:
+            self._inboxes.clear()
+        self._inboxes[acct] = found.id
+        return found.id
 
     # -- resolution --------------------------------------------------------------------------
+    def _resolve_cached(self, address: str) -> tuple[tuple[int, ...], int]:
+        version = self.store.directory_version
+        if version != self._resolved_version:
+            self._resolved.clear()
+            self._resolved_version = version
+        hit = self._resolved.get(address)
+        if hit is None:
+            accounts = tuple(self._resolve(address))  # errors are not cached
+            quota = 0
+            if len(accounts) == 1:
+                principal = self.store.principal(accounts[0])
+                quota = principal.quota if principal is not None else 0
+            hit = (accounts, quota)
+            if len(self._resolved) >= 65536:
+                self._resolved.clear()
+            self._resolved[address] = hit
+        return hit
+
     def resolve(self, address: str) -> list[int]:
+        """Account ids an address delivers to; raises MailError(NOT_FOUND) for unknown ones
+        (see :meth:`_resolve`)."""
+        return list(self._resolve_cached(address)[0])
+
+    def _resolve(self, address: str) -> list[int]:
         """Account ids an address delivers to; raises MailError(NOT_FOUND) for unknown ones.
 
         Order: the exact address (aliases included), then the address without its
@@ -100,19 +146,18 @@ class Delivery:
     def check_recipient(self, address: str) -> MailError | None:
         """RCPT-time check: unknown address, or an account already at its quota."""
         try:
-            accounts = self.resolve(address)
+            accounts, quota = self._resolve_cached(address)
         except MailError as err:
             return err
-        if len(accounts) == 1:
+        if quota:
             state = self.store.account(accounts[0])
-            principal = self.store.principal(accounts[0])
-            if state and principal and principal.quota and state.used_bytes >= principal.quota:
+            if state and state.used_bytes >= quota:
                 return MailError(ErrorKind.OVER_QUOTA, "mailbox is full")
         return None
 
     # -- delivery ----------------------------------------------------------------------------
     def _trace_headers(self, env: Envelope, rcpt: str, now: int) -> bytes:
-        date = email.utils.formatdate(now, localtime=False)
+        date = _rfc5322_date(now)
         peer = f" ({env.peer})" if env.peer else ""
         helo = env.helo or "unknown"
         lines = [f"Return-Path: <{env.mail_from}>"]
@@ -149,13 +194,13 @@ class Delivery:
         ops: list[PutBlob | ImportEmail] = []
         targets: list[int] = []
         for acct, rcpt in first_rcpt.items():
-            inbox = self.store.mailbox_by_role(acct, "inbox")
+            inbox = self.inbox(acct)
             if inbox is None:
                 for i in account_of[acct]:
                     results[i] = MailError(ErrorKind.NOT_FOUND, "account has no inbox")
                 continue
             raw = self._trace_headers(env, rcpt, now) + data
-            ops.extend(await self._copy_ops(acct, inbox.id, raw, now))
+            ops.extend(await self._copy_ops(acct, inbox, raw, now))
             targets.append(acct)
         if not targets:
             return results
@@ -213,6 +258,19 @@ class Delivery:
                 delivery=True,
             ),
         )
+
+
+_last_date: tuple[int, str] = (-1, "")
+
+
+def _rfc5322_date(now: int) -> str:
+    """``formatdate`` of ``now`` (UTC), formatted once per second rather than per copy."""
+    global _last_date
+    when, text = _last_date
+    if when != now:
+        text = email.utils.formatdate(now, localtime=False)
+        _last_date = (now, text)
+    return text
 
 
 def parse_bounded(raw: bytes, limit: int) -> ParsedMessage:

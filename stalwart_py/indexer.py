@@ -24,6 +24,8 @@ log = logging.getLogger(__name__)
 
 MAX_BODY_CHARS = 1_000_000
 MAX_ATTACHMENT_TEXT = 200_000
+# Seconds changes are gathered before being indexed together (capped by the commit interval).
+DEFAULT_INDEX_DELAY = 0.2
 
 
 def _addresses(addrs: Iterable[object]) -> str:
@@ -88,12 +90,22 @@ class Indexer:
         *,
         commit_interval: float = 1.0,
         batch_size: int = 500,
+        index_delay: float | None = None,
     ) -> None:
         self.store = store
         self.index = index
         self.commit_interval = commit_interval
         self.batch_size = max(1, batch_size)
+        # Changes are gathered for up to ``index_delay`` seconds and indexed together: nothing
+        # indexed is searchable before the next commit anyway, and waking for every delivery
+        # cost a thread switch, a change-log scan and a store read per message (searches
+        # still catch up at once, see ``catch_up``).
+        self.index_delay = (
+            min(DEFAULT_INDEX_DELAY, commit_interval) if index_delay is None else index_delay
+        )
         self._pending: set[int] = set()
+        self._pending_events = 0  # change events since the pending set was last taken
+        self._first_pending = 0.0  # when the first of them arrived (monotonic)
         self._cv = threading.Condition()
         self._work = threading.Lock()  # one thread at a time touches the index writer
         self._stopping = False
@@ -122,7 +134,15 @@ class Indexer:
             self._cv.notify_all()
         if self._thread is not None:
             self._thread.join()
+        with self._cv:
+            pending = sorted(self._pending)
+            self._pending.clear()
         with self._work:
+            # What was still gathering (index_delay) goes into this last commit; anything
+            # missed would be found again at the next start from the cursors anyway.
+            for acct in pending:
+                while self._index_account(acct):
+                    pass
             self._commit()
 
     def catch_up(self, acct: int) -> None:
@@ -149,9 +169,34 @@ class Indexer:
 
     def _on_change(self, event: ChangeEvent) -> None:
         # Every event advances the cursor (so lag reaches 0); only Email entries cost work.
+        # Runs on the store's writer thread: wake the indexer only to start its delay timer
+        # or when a full batch is waiting, not for every event.
         with self._cv:
             self._pending.add(event.account_id)
-            self._cv.notify()
+            self._pending_events += 1
+            if self._pending_events == 1:
+                self._first_pending = time.monotonic()
+                self._cv.notify()
+            elif self._pending_events == self.batch_size:
+                self._cv.notify()
+
+    def _wait_for_work(self) -> None:
+        """Waits (holding ``_cv``) until the pending changes are due, a commit is due, or the
+        indexer is stopping."""
+        while not self._stopping:
+            now = time.monotonic()
+            if self._pending:
+                due = self._first_pending + self.index_delay
+                if now >= due or self._pending_events >= self.batch_size:
+                    return
+            elif self._uncommitted:
+                due = self._last_commit + self.commit_interval
+                if now >= due:
+                    return
+            else:
+                self._cv.wait()
+                continue
+            self._cv.wait(timeout=due - now)
 
     # -- work --------------------------------------------------------------------------------
     def _run(self) -> None:
@@ -159,22 +204,19 @@ class Indexer:
         after every message (a tantivy commit costs milliseconds and syncs files)."""
         while True:
             with self._cv:
-                if not self._pending and not self._stopping:
-                    if self._uncommitted:
-                        due = self._last_commit + self.commit_interval - time.monotonic()
-                        self._cv.wait(timeout=max(due, 0.0))
-                    else:
-                        self._cv.wait()
+                self._wait_for_work()
                 if self._stopping:
                     return
                 accounts = sorted(self._pending)
                 self._pending.clear()
+                self._pending_events = 0
             try:
                 with self._work:
                     for acct in accounts:
                         if self._index_account(acct):
-                            with self._cv:  # more left: come back after the others
+                            with self._cv:  # more left: come back after the others, at once
                                 self._pending.add(acct)
+                                self._pending_events = max(self._pending_events, self.batch_size)
                     if self._uncommitted and (
                         time.monotonic() - self._last_commit >= self.commit_interval
                         or self._uncommitted >= self.batch_size
@@ -183,7 +225,10 @@ class Indexer:
             except Exception:
                 log.exception("indexing failed; retrying shortly")
                 with self._cv:
+                    if not self._pending_events:
+                        self._first_pending = time.monotonic()
                     self._pending.update(accounts)
+                    self._pending_events += len(accounts)
                 time.sleep(1.0)
 
     def _commit(self) -> None:

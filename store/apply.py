@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from . import keys
@@ -64,6 +64,7 @@ from .models import (
     Principal,
     decode_record,
     encode_record,
+    evolve,
 )
 from .txn import Overlay, View
 
@@ -116,11 +117,13 @@ class _OpContext:
             raise _fail(ErrorKind.NOT_FOUND, f"account {acct}")
         return state  # type: ignore[no-any-return]
 
-    def modseq(self, acct: int) -> int:
-        """The modseq this batch assigns to ``acct`` (one per batch and account)."""
+    def modseq(self, acct: int, state: AccountState | None = None) -> int:
+        """The modseq this batch assigns to ``acct`` (one per batch and account).  ``state``, the
+        account's record read in this operation, saves reading it again (its ``modseq`` only
+        changes when the batch is finished)."""
         m = self.batch.modseqs.get(acct)
         if m is None:
-            m = self.account(acct).modseq + 1
+            m = (self.account(acct) if state is None else state).modseq + 1
             self.batch.modseqs[acct] = m
         return m
 
@@ -151,7 +154,7 @@ class _OpContext:
     ) -> Mailbox:
         mb = self.mailbox(acct, mbox)
         m = self.modseq(acct)
-        mb = replace(
+        mb = evolve(
             mb,
             total=mb.total + total,
             unseen=mb.unseen + unseen,
@@ -174,8 +177,10 @@ class _OpContext:
         else:
             self.txn.delete(key)
 
-    def blob_ref(self, sha: bytes, delta: int) -> None:
-        info = self.load(BlobInfo, keys.blob_ref(sha))
+    def blob_ref(self, sha: bytes, delta: int, info: BlobInfo | None = None) -> None:
+        """Adjusts the blob's reference count; ``info`` is its record if already read."""
+        if info is None:
+            info = self.load(BlobInfo, keys.blob_ref(sha))
         if info is None:
             raise _fail(ErrorKind.NOT_FOUND, "blob")
         refs = info.refs + delta
@@ -183,7 +188,7 @@ class _OpContext:
             self.txn.delete(keys.blob_ref(sha))
             self.txn.delete(keys.blob(sha))
         else:
-            self.save(keys.blob_ref(sha), replace(info, refs=max(refs, 0)))
+            self.save(keys.blob_ref(sha), evolve(info, refs=max(refs, 0)))
 
 
 # -------------------------------------------------------------------------------------------
@@ -229,7 +234,7 @@ def _set_catch_all(ctx: _OpContext, op: SetCatchAll) -> None:
         raise _fail(ErrorKind.NOT_FOUND, op.domain)
     if op.principal_id and ctx.txn.get(keys.principal(op.principal_id)) is None:
         raise _fail(ErrorKind.NOT_FOUND, f"principal {op.principal_id}")
-    ctx.save(keys.domain(op.domain), replace(dom, catch_all=op.principal_id))
+    ctx.save(keys.domain(op.domain), evolve(dom, catch_all=op.principal_id))
 
 
 def _claim_address(ctx: _OpContext, addr: str, pid: int) -> str:
@@ -289,7 +294,7 @@ def _update_principal(ctx: _OpContext, op: UpdatePrincipal) -> None:
         _check_members(ctx, op.members)
     ctx.save(
         keys.principal(p.id),
-        replace(
+        evolve(
             p,
             secret=p.secret if op.secret is None else op.secret,
             quota=p.quota if op.quota is None else op.quota,
@@ -314,11 +319,11 @@ def _delete_principal(ctx: _OpContext, op: DeletePrincipal) -> None:
         other = decode_record(Principal, value)
         if pid in other.members:
             members = tuple(m for m in other.members if m != pid)
-            ctx.txn.put(key, encode_record(replace(other, members=members)))
+            ctx.txn.put(key, encode_record(evolve(other, members=members)))
     for key, value in list(ctx.txn.scan(keys.DOMAIN)):
         dom = decode_record(Domain, value)
         if dom.catch_all == pid:
-            ctx.txn.put(key, encode_record(replace(dom, catch_all=0)))
+            ctx.txn.put(key, encode_record(evolve(dom, catch_all=0)))
     # Remove the account's data, releasing blob references.
     acct = u32(pid)
     for _key, value in list(ctx.txn.scan(keys.EMAIL + acct)):
@@ -335,7 +340,7 @@ def _add_alias(ctx: _OpContext, op: AddAlias) -> None:
     if p is None:
         raise _fail(ErrorKind.NOT_FOUND, f"principal {op.principal_id}")
     addr = _claim_address(ctx, op.address, p.id)
-    ctx.save(keys.principal(p.id), replace(p, emails=(*p.emails, addr)))
+    ctx.save(keys.principal(p.id), evolve(p, emails=(*p.emails, addr)))
 
 
 def _remove_alias(ctx: _OpContext, op: RemoveAlias) -> None:
@@ -347,7 +352,7 @@ def _remove_alias(ctx: _OpContext, op: RemoveAlias) -> None:
     if p is not None:
         if p.emails and p.emails[0] == addr:
             raise _fail(ErrorKind.IN_USE, "the primary address is not an alias")
-        ctx.save(keys.principal(p.id), replace(p, emails=tuple(a for a in p.emails if a != addr)))
+        ctx.save(keys.principal(p.id), evolve(p, emails=tuple(a for a in p.emails if a != addr)))
     ctx.txn.delete(keys.address(addr))
 
 
@@ -385,7 +390,7 @@ def _create_mailbox(ctx: _OpContext, op: CreateMailbox) -> int:
     uidvalidity = max(ctx.counter("uidvalidity") + 1, ctx.batch.now & 0xFFFFFFFF, 1)
     ctx.set_counter("uidvalidity", uidvalidity)
     m = ctx.modseq(acct)
-    ctx.save(keys.account(acct), replace(ctx.account(acct), next_mailbox=mbox + 1))
+    ctx.save(keys.account(acct), evolve(ctx.account(acct), next_mailbox=mbox + 1))
     ctx.save(
         keys.mailbox(acct, mbox),
         Mailbox(
@@ -421,7 +426,7 @@ def _update_mailbox(ctx: _OpContext, op: UpdateMailbox) -> None:
         _check_mailbox_name(ctx, acct, name, parent, role if role != mb.role else "", mb.id)
     ctx.save(
         keys.mailbox(acct, mb.id),
-        replace(
+        evolve(
             mb,
             name=name,
             parent_id=parent,
@@ -471,7 +476,7 @@ def _put_blob(ctx: _OpContext, op: PutBlob) -> bytes:
         ctx.save(keys.blob_ref(op.sha), BlobInfo(len(op.data), 0, op.hold_until))
         ctx.txn.put(keys.blob_hold(op.hold_until, op.sha), b"")
     elif op.hold_until > info.hold_until:
-        ctx.save(keys.blob_ref(op.sha), replace(info, hold_until=op.hold_until))
+        ctx.save(keys.blob_ref(op.sha), evolve(info, hold_until=op.hold_until))
         ctx.txn.put(keys.blob_hold(op.hold_until, op.sha), b"")
     return op.sha
 
@@ -521,7 +526,7 @@ def _set_object(ctx: _OpContext, op: SetObject) -> int:
     ctx.modseq(acct)
     if op.object_id == 0:
         oid = state.next_object
-        ctx.save(keys.account(acct), replace(state, next_object=oid + 1))
+        ctx.save(keys.account(acct), evolve(state, next_object=oid + 1))
         ctx.change(acct, op.type_name, oid, "c")
     else:
         oid = op.object_id
@@ -580,14 +585,14 @@ def _assign_thread(
     if not found:
         tid = state.next_thread
         ctx.change(acct, "Thread", tid, "c")
-        return tid, replace(state, next_thread=tid + 1)
+        return tid, evolve(state, next_thread=tid + 1)
     target = min(found)
     m = ctx.modseq(acct)
     for other in sorted(found - {target}):
         for key, _ in list(ctx.txn.scan(keys.thread_prefix(acct, other))):
             eid = read_u32(key, len(key) - 4)
             em = ctx.email(acct, eid)
-            ctx.save(keys.email(acct, eid), replace(em, thread_id=target, modseq=m))
+            ctx.save(keys.email(acct, eid), evolve(em, thread_id=target, modseq=m))
             ctx.txn.delete(key)
             ctx.txn.put(keys.thread(acct, target, eid), b"")
             ctx.change(acct, "Email", eid, "u")
@@ -618,8 +623,7 @@ def _import_email(ctx: _OpContext, op: ImportEmail) -> EmailCreated:
     mailbox_ids = tuple(sorted(set(op.mailbox_ids)))
     if not mailbox_ids:
         raise _fail(ErrorKind.INVALID, "an email belongs to at least one mailbox")
-    for mbox in mailbox_ids:
-        ctx.mailbox(acct, mbox)
+    boxes = {mbox: ctx.mailbox(acct, mbox) for mbox in mailbox_ids}
     msgid_hash = short_hash(op.message_id) if op.message_id else b""
     if op.dedupe_window > 0 and msgid_hash:
         fresh = tuple(m for m in mailbox_ids if not _dedupe_hit(ctx, op, m, msgid_hash))
@@ -633,7 +637,7 @@ def _import_email(ctx: _OpContext, op: ImportEmail) -> EmailCreated:
     if quota and state.used_bytes + op.size > quota:
         raise _fail(ErrorKind.OVER_QUOTA, f"quota {quota} bytes exceeded")
     keywords = tuple(sorted(_norm_keywords(op.keywords)))
-    m = ctx.modseq(acct)
+    m = ctx.modseq(acct, state)
     eid = state.next_email
     ids = [op.message_id] if op.message_id else []
     ids.extend(r for r in op.references if r and r not in ids)
@@ -643,10 +647,22 @@ def _import_email(ctx: _OpContext, op: ImportEmail) -> EmailCreated:
     unseen, deleted = _flag_counts(keywords)
     uids = []
     for mbox in mailbox_ids:
-        mb = ctx.mailbox(acct, mbox)
+        # One read and one write per mailbox: the next UID and the counters together.
+        mb = boxes[mbox]
         uid = mb.uidnext
-        ctx.save(keys.mailbox(acct, mbox), replace(mb, uidnext=uid + 1))
-        ctx.adjust_mailbox(acct, mbox, total=1, unseen=unseen, deleted=deleted, size=op.size)
+        ctx.save(
+            keys.mailbox(acct, mbox),
+            evolve(
+                mb,
+                uidnext=uid + 1,
+                total=mb.total + 1,
+                unseen=mb.unseen + unseen,
+                deleted=mb.deleted + deleted,
+                size=mb.size + op.size,
+                highest_modseq=m,
+            ),
+        )
+        ctx.change(acct, "Mailbox", mbox, "u")
         ctx.txn.put(keys.uid(acct, mbox, uid), u32(eid))
         ctx.change(acct, "imap", mbox, "a", uid)
         if msgid_hash:
@@ -656,7 +672,7 @@ def _import_email(ctx: _OpContext, op: ImportEmail) -> EmailCreated:
         ctx.txn.put(keys.reference(acct, h, eid), subj)
     ctx.txn.put(keys.thread(acct, tid, eid), b"")
     ctx.txn.put(keys.metadata(acct, eid), op.metadata)
-    ctx.blob_ref(op.blob, +1)
+    ctx.blob_ref(op.blob, +1, info)
     ctx.blob_link(acct, op.blob, +1)
     email = Email(
         eid,
@@ -675,7 +691,7 @@ def _import_email(ctx: _OpContext, op: ImportEmail) -> EmailCreated:
     ctx.save(keys.email(acct, eid), email)
     ctx.save(
         keys.account(acct),
-        replace(
+        evolve(
             state,
             next_email=eid + 1,
             used_bytes=state.used_bytes + op.size,
@@ -733,14 +749,14 @@ def _update_email(ctx: _OpContext, op: UpdateEmail) -> EmailCreated:
     for mbox in sorted(new_ids - set(old_mb)):
         mb = ctx.mailbox(acct, mbox)
         uid = mb.uidnext
-        ctx.save(keys.mailbox(acct, mbox), replace(mb, uidnext=uid + 1))
+        ctx.save(keys.mailbox(acct, mbox), evolve(mb, uidnext=uid + 1))
         ctx.adjust_mailbox(
             acct, mbox, total=1, unseen=new_unseen, deleted=new_deleted, size=em.size
         )
         ctx.txn.put(keys.uid(acct, mbox, uid), u32(em.id))
         ctx.change(acct, "imap", mbox, "a", uid)
         mailboxes[mbox] = uid
-    em = replace(
+    em = evolve(
         em, keywords=tuple(sorted(new_kw)), mailboxes=tuple(sorted(mailboxes.items())), modseq=m
     )
     ctx.save(keys.email(acct, em.id), em)
@@ -775,7 +791,7 @@ def _destroy_email(ctx: _OpContext, op: DestroyEmail) -> None:
     state = ctx.account(acct)
     ctx.save(
         keys.account(acct),
-        replace(state, used_bytes=state.used_bytes - em.size, email_count=state.email_count - 1),
+        evolve(state, used_bytes=state.used_bytes - em.size, email_count=state.email_count - 1),
     )
     ctx.change(acct, "Email", em.id, "d")
 
@@ -789,7 +805,7 @@ def _compact_changes(ctx: _OpContext, op: CompactChanges) -> int:
         ctx.txn.delete(key)
     if drop:
         floor = read_u64(drop[-1], len(drop[-1]) - 8)
-        ctx.save(keys.account(acct), replace(state, changes_floor=max(state.changes_floor, floor)))
+        ctx.save(keys.account(acct), evolve(state, changes_floor=max(state.changes_floor, floor)))
     return len(drop)
 
 
@@ -881,7 +897,7 @@ def apply_batch(view: View, batch: Batch) -> AppliedBatch:
         type_states = dict(state.type_states)
         for t in changed:
             type_states[t] = m
-        state = replace(state, modseq=m, type_states=tuple(sorted(type_states.items())))
+        state = evolve(state, modseq=m, type_states=tuple(sorted(type_states.items())))
         view.put(keys.account(acct), encode_record(state))
         view.put(keys.change(acct, m), pack(_collapse(entries)))
         modseqs.append((acct, m))

@@ -21,7 +21,18 @@ import plyvel
 
 from . import keys
 from .apply import AppliedBatch, apply_batch
-from .batch import ApplyResult, Batch
+from .batch import (
+    AddAlias,
+    ApplyResult,
+    Batch,
+    CreateDomain,
+    CreatePrincipal,
+    DeleteDomain,
+    DeletePrincipal,
+    RemoveAlias,
+    SetCatchAll,
+    UpdatePrincipal,
+)
 from .codec import read_u32, read_u64, unpack
 from .errors import ErrorKind, MailError
 from .feed import ChangeEvent, ChangeFeed
@@ -39,6 +50,20 @@ from .txn import DbView, Overlay
 
 log = logging.getLogger(__name__)
 
+# Operations that change how addresses resolve (principals, aliases, domains, quotas, members).
+_DIRECTORY_OPS = frozenset(
+    {
+        AddAlias,
+        CreateDomain,
+        CreatePrincipal,
+        DeleteDomain,
+        DeletePrincipal,
+        RemoveAlias,
+        SetCatchAll,
+        UpdatePrincipal,
+    }
+)
+
 FORMAT_VERSION = b"1"
 
 
@@ -49,7 +74,7 @@ class StoreClosed(MailError):
 @dataclass
 class _Pending:
     batch: Batch
-    done: threading.Event
+    done: threading.Event | None  # for ``write``; ``submit`` reports through its callback
     callback: Callable[[ApplyResult | None, BaseException | None], None] | None = None
     result: ApplyResult | None = None
     error: BaseException | None = None
@@ -79,15 +104,19 @@ class Store:
         self.feed = ChangeFeed()
         self.batches_written = 0
         self.groups_written = 0
+        # Bumped (before the writes are acknowledged) by every group that applied a directory
+        # operation: callers caching address resolution compare it instead of re-reading.
+        self.directory_version = 0
         self._writer = threading.Thread(target=self._run, name="store-writer", daemon=True)
         self._writer.start()
 
     # -- writes ------------------------------------------------------------------------------
     def write(self, batch: Batch) -> ApplyResult:
         """Applies ``batch`` durably and returns its per-operation results (blocking)."""
-        pending = _Pending(batch, threading.Event())
+        done = threading.Event()
+        pending = _Pending(batch, done)
         self._enqueue(pending)
-        pending.done.wait()
+        done.wait()
         if pending.error is not None:
             raise pending.error
         assert pending.result is not None
@@ -99,7 +128,7 @@ class Store:
         callback: Callable[[ApplyResult | None, BaseException | None], None],
     ) -> None:
         """Queues ``batch``; ``callback(result, error)`` runs on the writer thread once durable."""
-        self._enqueue(_Pending(batch, threading.Event(), callback))
+        self._enqueue(_Pending(batch, None, callback))
 
     def _enqueue(self, pending: _Pending) -> None:
         with self._cv:
@@ -147,6 +176,8 @@ class Store:
             return
         self.groups_written += 1
         self.batches_written += len(group)
+        if any(type(op) in _DIRECTORY_OPS for pending in group for op in pending.batch.ops):
+            self.directory_version += 1
         events: list[ChangeEvent] = []
         for pending, result in zip(group, applied, strict=True):
             if result is not None:
@@ -160,7 +191,8 @@ class Store:
 
     @staticmethod
     def _finish(pending: _Pending) -> None:
-        pending.done.set()
+        if pending.done is not None:
+            pending.done.set()
         if pending.callback is not None:
             try:
                 pending.callback(pending.result, pending.error)

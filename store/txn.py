@@ -10,7 +10,15 @@ one, which is what keeps group commit deterministic.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from itertools import islice
 from typing import Protocol
+
+_MISSING = object()
+# Writes are indexed by this many leading key bytes (the key type and the account id) once an
+# overlay holds more than _INDEX_ABOVE of them: a group commit's overlay is scanned by every
+# batch of the group, and filtering all its keys each time made big groups quadratic.
+_INDEX_PREFIX = 5
+_INDEX_ABOVE = 64
 
 
 class View(Protocol):
@@ -49,16 +57,19 @@ def _prefix_end(prefix: bytes) -> bytes | None:
 
 
 class Overlay:
-    __slots__ = ("parent", "writes")
+    __slots__ = ("parent", "writes", "_index", "_indexed")
 
     def __init__(self, parent: View) -> None:
         self.parent = parent
         self.writes: dict[bytes, bytes | None] = {}
+        self._index: dict[bytes, list[bytes]] | None = None
+        self._indexed = 0  # how many keys of ``writes`` (in insertion order) are in _index
 
     def get(self, key: bytes) -> bytes | None:
-        if key in self.writes:
-            return self.writes[key]
-        return self.parent.get(key)
+        value = self.writes.get(key, _MISSING)
+        if value is _MISSING:
+            return self.parent.get(key)
+        return value  # type: ignore[return-value]
 
     def put(self, key: bytes, value: bytes) -> None:
         self.writes[key] = value
@@ -66,10 +77,27 @@ class Overlay:
     def delete(self, key: bytes) -> None:
         self.writes[key] = None
 
+    def _keys_with(self, prefix: bytes, lo: bytes) -> list[bytes]:
+        """This layer's written keys that start with ``prefix`` and are >= ``lo``, sorted."""
+        writes = self.writes
+        if len(writes) <= _INDEX_ABOVE or len(prefix) < _INDEX_PREFIX:
+            candidates: Iterator[bytes] | list[bytes] = iter(writes)
+        else:
+            index = self._index
+            if index is None:
+                index = self._index = {}
+            if self._indexed < len(writes):
+                # Keys are never removed from ``writes`` (a delete stores None), so the keys
+                # not indexed yet are the newest ones, in insertion order.
+                for k in islice(writes, self._indexed, None):
+                    index.setdefault(k[:_INDEX_PREFIX], []).append(k)
+                self._indexed = len(writes)
+            candidates = index.get(prefix[:_INDEX_PREFIX], [])
+        return sorted(k for k in candidates if k.startswith(prefix) and k >= lo)
+
     def scan(self, prefix: bytes, start: bytes | None = None) -> Iterator[tuple[bytes, bytes]]:
         """Merges the parent's keys with this layer's writes, in key order."""
-        lo = start if start is not None else prefix
-        mine = sorted(k for k in self.writes if k.startswith(prefix) and k >= lo)
+        mine = self._keys_with(prefix, start if start is not None else prefix)
         if not mine:
             yield from self.parent.scan(prefix, start)
             return

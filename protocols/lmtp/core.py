@@ -48,7 +48,7 @@ from .events import (
     Vrfy,
     _NeedData,
 )
-from .paths import PathSyntaxError, parse_path, split_path
+from .paths import Mailbox, PathSyntaxError, parse_path, split_path
 from .replies import Reply
 from .state import State, Trigger, next_state
 
@@ -78,6 +78,36 @@ class LmtpLimits:
     max_message_size: int = 50 * 1024 * 1024
     max_recipients: int = 100  # accepted recipients per transaction
     max_bad_commands: int = 20  # the next error after this many closes the session (421)
+
+
+# Replies and paths repeat from one transaction to the next (the same "250 2.1.0", the same
+# recipients); both functions are pure, so their results are memoised in small bounded tables.
+_CACHE_MAX = 512
+_REPLY_BYTES: dict[Reply, bytes] = {}
+_PATHS: dict[tuple[str, bool], tuple[str, Mailbox | None]] = {}
+
+
+def _reply_bytes(reply: Reply) -> bytes:
+    data = _REPLY_BYTES.get(reply)
+    if data is None:
+        data = reply.to_bytes()
+        if len(_REPLY_BYTES) < _CACHE_MAX:
+            _REPLY_BYTES[reply] = data
+    return data
+
+
+def _parse_path_arg(text: str, allow_null: bool) -> tuple[str, Mailbox | None]:
+    """``split_path`` + ``parse_path`` of a MAIL/RCPT argument: (parameters, mailbox); raises
+    :class:`PathSyntaxError` (errors are not memoised)."""
+    key = (text, allow_null)
+    got = _PATHS.get(key)
+    if got is None:
+        path, param_text = split_path(text)
+        got = (param_text, parse_path(path, allow_null=allow_null))
+        if len(_PATHS) >= _CACHE_MAX:
+            _PATHS.clear()
+        _PATHS[key] = got
+    return got
 
 
 class _Pending(enum.Enum):
@@ -267,7 +297,7 @@ class LmtpConnection:
             )
 
     def _emit(self, reply: Reply) -> None:
-        self._out += reply.to_bytes()
+        self._out += _reply_bytes(reply)
 
     def _allowed(self, trigger: Trigger) -> bool:
         return next_state(self._state, trigger) is not None
@@ -493,8 +523,7 @@ class LmtpConnection:
         if m is None:
             return self._error(R.syntax_error("Syntax: MAIL FROM:<address> [parameters]"))
         try:
-            path, param_text = split_path(arg[m.end() :])
-            mailbox = parse_path(path, allow_null=True)
+            param_text, mailbox = _parse_path_arg(arg[m.end() :], True)
         except PathSyntaxError as exc:
             return self._error(R.syntax_error(f"Bad sender address syntax: {exc}", "5.1.7"))
         params = self._parse_mail_params(param_text)
@@ -552,8 +581,7 @@ class LmtpConnection:
         if m is None:
             return self._error(R.syntax_error("Syntax: RCPT TO:<address> [parameters]"))
         try:
-            path, param_text = split_path(arg[m.end() :])
-            mailbox = parse_path(path, allow_null=False)
+            param_text, mailbox = _parse_path_arg(arg[m.end() :], False)
         except PathSyntaxError as exc:
             return self._error(R.syntax_error(f"Bad recipient address syntax: {exc}", "5.1.3"))
         if param_text:
