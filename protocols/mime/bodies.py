@@ -93,7 +93,6 @@ def _parse_structure(
             html_body.extend(text_body[text_length:])
 
 
-_WS = re.compile(r"\s+")
 _PREFIX = re.compile(
     r"^\s*(?:"
     r"(?:re|fwd?|fw|aw|sv|antw|wg|vs|tr|rif|r|odp|ynt)\s*(?:\[\d+\]|\(\d+\)|\^\d+)?\s*[:：]"
@@ -111,7 +110,7 @@ def normalize_subject(subject: str | None) -> str:
     trailing "(fwd)", collapse whitespace and casefold.  A tag that is the whole subject stays."""
     if not subject:
         return ""
-    text = _WS.sub(" ", subject).strip()
+    text = " ".join(subject.split())  # collapse whitespace (same set as the regex \s, faster)
     for _ in range(64):
         before = text
         text = _TRAILER.sub("", text)
@@ -132,7 +131,7 @@ def make_preview(text: str, limit: int = 256) -> str:
     """Collapse whitespace and cut to ``limit`` characters."""
     window = limit * 2
     while True:
-        chunk = _WS.sub(" ", text[:window]).strip()
+        chunk = " ".join(text[:window].split())
         if len(chunk) > limit or window >= len(text):
             return chunk[:limit].rstrip("\ufffd").strip()
         window *= 4
