@@ -64,6 +64,7 @@ from .query import (
     parse_query_changes,
     parse_sort,
     query_changes,
+    query_response,
     query_window,
 )
 from .refs import resolve_arguments, resolve_id, resolve_ids, resolve_reference
@@ -146,6 +147,7 @@ __all__ = [
     "parse_state",
     "patch_paths",
     "query_changes",
+    "query_response",
     "query_window",
     "resolve_arguments",
     "resolve_id",

@@ -187,6 +187,25 @@ def query_window(
     return QueryWindow(position=start, ids=tuple(ids[start:end]), limit=clamped)
 
 
+def query_response(
+    ids: Sequence[str], args: QueryArgs, query_state: str, *, max_limit: int | None = None
+) -> dict[str, Any]:
+    """The /query response (§5.5) for the full sorted result list ``ids``."""
+    window = query_window(ids, args, max_limit=max_limit)
+    out: dict[str, Any] = {
+        "accountId": args.account_id,
+        "queryState": query_state,
+        "canCalculateChanges": True,
+        "position": window.position,
+        "ids": list(window.ids),
+    }
+    if args.calculate_total:
+        out["total"] = len(ids)
+    if window.limit is not None:
+        out["limit"] = window.limit
+    return out
+
+
 # -- /queryChanges -------------------------------------------------------------------------------
 @dataclass(frozen=True, slots=True)
 class QueryChangesArgs:

@@ -47,7 +47,7 @@ from protocols.jmap.core import (
     parse_query,
     parse_query_changes,
     parse_state,
-    query_window,
+    query_response,
 )
 from protocols.jmap.core.errors import TOO_MANY_CHANGES, UNSUPPORTED_FILTER, UNSUPPORTED_SORT
 from protocols.mime import WIRE_VERSION, ParsedMessage
@@ -661,18 +661,7 @@ async def email_query(call: MethodCall) -> list[tuple[str, dict[str, Any]]]:
     state = email_state(ctx.store, acct)
     result, _ = await run_query(ctx, acct, q.filter, sort, collapse)
     ids = result.ids
-    window = query_window(ids, q, max_limit=ctx.services.limits.max_query_limit)
-    out: dict[str, Any] = {
-        "accountId": q.account_id,
-        "queryState": str(state),
-        "canCalculateChanges": True,
-        "position": window.position,
-        "ids": list(window.ids),
-    }
-    if q.calculate_total:
-        out["total"] = len(ids)
-    if window.limit is not None:
-        out["limit"] = window.limit
+    out = query_response(ids, q, str(state), max_limit=ctx.services.limits.max_query_limit)
     return [("Email/query", out)]
 
 

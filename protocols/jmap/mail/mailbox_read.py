@@ -27,7 +27,7 @@ from protocols.jmap.core import (
     parse_query,
     parse_query_changes,
     parse_state,
-    query_window,
+    query_response,
 )
 from protocols.jmap.core.changes import check_since_state
 from protocols.jmap.core.errors import TOO_MANY_CHANGES, UNSUPPORTED_FILTER, UNSUPPORTED_SORT
@@ -338,18 +338,7 @@ async def mailbox_query(call: MethodCall) -> list[tuple[str, dict[str, Any]]]:
         filter_as_tree=filter_as_tree,
     )
     ids = [object_id("mailbox", mb.id) for mb in results]
-    window = query_window(ids, q, max_limit=ctx.services.limits.max_query_limit)
-    out: dict[str, Any] = {
-        "accountId": q.account_id,
-        "queryState": str(state),
-        "canCalculateChanges": True,
-        "position": window.position,
-        "ids": list(window.ids),
-    }
-    if q.calculate_total:
-        out["total"] = len(ids)
-    if window.limit is not None:
-        out["limit"] = window.limit
+    out = query_response(ids, q, str(state), max_limit=ctx.services.limits.max_query_limit)
     return [("Mailbox/query", out)]
 
 

@@ -25,7 +25,7 @@ from protocols.jmap.core import (
     parse_get,
     parse_query,
     parse_query_changes,
-    query_window,
+    query_response,
 )
 from protocols.jmap.core.errors import (
     CANNOT_CALCULATE_CHANGES,
@@ -188,18 +188,7 @@ async def quota_query(call: MethodCall) -> list[tuple[str, dict[str, Any]]]:
     acct = ctx.account(q.account_id)
     state, quota = _quota(ctx, acct)
     ids = _results(quota, q.filter, q.sort or ())
-    window = query_window(ids, q, max_limit=ctx.services.limits.max_query_limit)
-    out: dict[str, Any] = {
-        "accountId": q.account_id,
-        "queryState": state,
-        "canCalculateChanges": True,
-        "position": window.position,
-        "ids": list(window.ids),
-    }
-    if q.calculate_total:
-        out["total"] = len(ids)
-    if window.limit is not None:
-        out["limit"] = window.limit
+    out = query_response(ids, q, state, max_limit=ctx.services.limits.max_query_limit)
     return [("Quota/query", out)]
 
 

@@ -49,7 +49,7 @@ from ..core import (
     parse_set,
     parse_state,
     patch_paths,
-    query_window,
+    query_response,
     set_error_for,
     split_will_destroy,
 )
@@ -214,18 +214,7 @@ async def submission_query(call: MethodCall) -> list[tuple[str, dict[str, Any]]]
     acct = ctx.account(args.account_id)
     state = type_state(ctx, acct, TYPE)
     ids = _results(_load(ctx, acct), _check_filter(args.filter), args.sort)
-    window = query_window(ids, args, max_limit=ctx.services.limits.max_query_limit)
-    out: dict[str, Any] = {
-        "accountId": args.account_id,
-        "queryState": state,
-        "canCalculateChanges": True,
-        "position": window.position,
-        "ids": list(window.ids),
-    }
-    if args.calculate_total:
-        out["total"] = len(ids)
-    if window.limit is not None:
-        out["limit"] = window.limit
+    out = query_response(ids, args, state, max_limit=ctx.services.limits.max_query_limit)
     return [("EmailSubmission/query", out)]
 
 
