@@ -17,8 +17,12 @@ to its configured default.  Only the first 2 KB are read: ≈0.2–0.5 ms per ca
 
 from __future__ import annotations
 
+import math
 import re
+import sys
+from collections import Counter
 from collections.abc import Mapping
+from operator import itemgetter
 
 __all__ = ["SUPPORTED_LANGUAGES", "detect_language", "normalize_language"]
 
@@ -97,16 +101,27 @@ SUPPORTED_LANGUAGES: frozenset[str] = frozenset(_PROFILES) | {"el", "ar", "ta"}
 
 # word -> ((language, weight), ...), weight = 1/number of profiles containing the word.
 _WORDS: dict[str, tuple[tuple[str, float], ...]] = {}
+# The same weights, grouped and exact: word -> its owner group (the owning languages joined by
+# spaces), group -> ((language, _UNIT // owners), ...).  Scores are then sums of integers in units
+# of 1/_UNIT, which do not depend on the order they are added in.
+_GROUP_OF: dict[str, str] = {}
+_GROUP_WEIGHTS: dict[str, tuple[tuple[str, int], ...]] = {}
+_UNIT = 1
 
 
 def _build() -> None:
+    global _UNIT
     owners: dict[str, list[str]] = {}
     for lang, words in _PROFILES.items():
         for word in set(words.split()):
             owners.setdefault(word, []).append(lang)
+    _UNIT = math.lcm(*(len(langs) for langs in owners.values()))
     for word, langs in owners.items():
         weight = 1.0 / len(langs)
         _WORDS[word] = tuple((lang, weight) for lang in langs)
+        group = sys.intern(" ".join(langs))
+        _GROUP_OF[word] = group
+        _GROUP_WEIGHTS[group] = tuple((lang, _UNIT // len(langs)) for lang in langs)
 
 
 _build()
@@ -115,6 +130,15 @@ _WORD_RE = re.compile(r"[^\W\d_]+")
 _MAX_CHARS = 2048
 _MIN_SCORE = 1.5
 _MARGIN = 1.15
+# Exact forms of the thresholds: score >= 3/2 and best >= runner-up * 23/20.
+_MIN_NUM, _MIN_DEN = 3, 2
+_MARGIN_NUM, _MARGIN_DEN = 23, 20
+# UTF-8 byte -> itself for ASCII letters (upper case folded) and for non-ASCII bytes, space
+# for every other ASCII byte (all of them separators for _WORD_RE).
+_ASCII_LETTERS = bytes(
+    (c | 0x20) if (0x41 <= c <= 0x5A or 0x61 <= c <= 0x7A) else c if c >= 0x80 else 0x20
+    for c in range(256)
+)
 
 
 def normalize_language(code: str | None) -> str | None:
@@ -143,8 +167,90 @@ def _script_of(first: str) -> str | None:
     return found
 
 
+_first = itemgetter(0)
+
+
+def _tokens(lowered: str) -> tuple[list[str], list[str]]:
+    r"""``_WORD_RE.findall(lowered)`` as (ASCII tokens, other tokens), each in text order.
+
+    Every ASCII non-letter is a separator for ``[^\W\d_]``, so blanking them (bytes.translate,
+    UTF-8 keeps ASCII bytes for ASCII characters only) and splitting gives chunks bounded by
+    separators: an ASCII chunk is exactly one match, and only the rest need the regex.
+    """
+    # "surrogatepass": lone surrogates (from lax decoders) round-trip as non-ASCII bytes.
+    raw = lowered.encode("utf-8", "surrogatepass").translate(_ASCII_LETTERS)
+    chunks = raw.decode("utf-8", "surrogatepass").split()
+    if lowered.isascii():
+        return chunks, []
+    others = [c for c in chunks if not c.isascii()]
+    if not others:
+        return chunks, []
+    ascii_tokens = [c for c in chunks if c.isascii()]
+    return ascii_tokens, _WORD_RE.findall(" ".join(others))
+
+
 def detect_language(text: str) -> str | None:
-    """Return the ISO 639-1 code of ``text``'s language, or ``None`` when unsure."""
+    """Return the ISO 639-1 code of ``text``'s language, or ``None`` when unsure.
+
+    Counting is done in C (``Counter`` over word groups and first letters) with exact integer
+    weights.  The answer is the one the per-token float sums of :func:`_detect_float` give,
+    except that a comparison landing exactly on a threshold, where float rounding could go
+    either way, is handed to that function, so the two never disagree.
+    """
+    ascii_tokens, other_tokens = _tokens(text[:_MAX_CHARS].lower())
+    ntokens = len(ascii_tokens) + len(other_tokens)
+    if not ntokens:
+        return None
+    groups: Counter[str | None] = Counter(map(_GROUP_OF.get, ascii_tokens))
+    if other_tokens:
+        groups.update(map(_GROUP_OF.get, other_tokens))
+    scores: dict[str, int] = {}
+    for group, n in groups.items():
+        if group is not None:
+            for lang, weight in _GROUP_WEIGHTS[group]:
+                scores[lang] = scores.get(lang, 0) + weight * n
+    if other_tokens:  # only a non-ASCII first letter can belong to a script
+        scripts: dict[str, int] = {}
+        for first, n in Counter(map(_first, other_tokens)).items():
+            script = _script_of(first)
+            if script is not None:
+                scripts[script] = scripts.get(script, 0) + n
+        if scripts:
+            script, n = max(scripts.items(), key=lambda kv: kv[1])
+            if n * 2 >= ntokens:
+                if sum(1 for m in scripts.values() if m == n) > 1:
+                    return _detect_float(text)  # a tie goes to the script seen first
+                if script != "cyrl":
+                    return script
+                ru = scores.get("ru", 0)
+                if ru == _UNIT:
+                    return _detect_float(text)
+                return "ru" if ru > _UNIT else None
+    scores.pop("ru", None)
+    if not scores:
+        return None
+    best, top, second = "", 0, 0
+    for lang, score in scores.items():
+        if score > top:
+            best, top, second = lang, score, top
+        elif score > second:
+            second = score
+    # best_score < 1.5 and best_score < runner_up * 1.15, on exact values: distinct exact values
+    # differ by at least 1/(20 * _UNIT), far beyond float rounding, so only an exact equality
+    # could make the float comparison differ.
+    min_lhs, min_rhs = top * _MIN_DEN, _MIN_NUM * _UNIT
+    if min_lhs < min_rhs:
+        return None
+    margin_lhs, margin_rhs = top * _MARGIN_DEN, second * _MARGIN_NUM
+    if min_lhs == min_rhs or margin_lhs == margin_rhs:
+        return _detect_float(text)
+    if margin_lhs < margin_rhs:  # includes a tie for first place
+        return None
+    return best
+
+
+def _detect_float(text: str) -> str | None:
+    """The reference algorithm: per-token float sums (used on exact threshold ties)."""
     tokens = _WORD_RE.findall(text[:_MAX_CHARS].lower())
     if not tokens:
         return None
