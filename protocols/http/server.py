@@ -13,7 +13,6 @@ the request id, logged with the traceback); a malformed request gets 400 and a c
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import re
 import secrets
@@ -140,6 +139,13 @@ def _format_peer(stream: trio.SocketStream) -> str:
 def _encode_headers(pairs: list[tuple[str, str]]) -> list[tuple[bytes, bytes]]:
     """Names are ASCII tokens; values may carry ISO-8859-1 octets (RFC 9110 §5.5)."""
     return [(n.encode("ascii"), v.encode("latin-1")) for n, v in pairs]
+
+
+_EOM = h11.EndOfMessage()
+
+
+def _response_event(status: int, pairs: list[tuple[bytes, bytes]]) -> h11.Response:
+    return h11.Response(status_code=status, headers=pairs, reason=_reasons.get(status, b""))
 
 
 async def _aclose_iterator(chunks: AsyncIterator[bytes]) -> None:
@@ -492,7 +498,7 @@ class _Connection:
             )
         # An upgrade request ends at EndOfMessage too (h11 then PAUSES until we answer).
         body = await self.read_body(limit)
-        request = dataclasses.replace(request, body=body, path_params=admitted.path_params)
+        request = request.with_body(body, admitted.path_params)
         reply = await self.call(admitted.handler, request)
         if isinstance(reply, Response):
             await self.write_response(request, reply, request.request_id)
@@ -528,15 +534,22 @@ class _Connection:
 
     def base_headers(
         self, request: Request | None, status: int, headers: Headers, request_id: str
-    ) -> list[tuple[str, str]]:
-        out = [(n, v) for n, v in headers.pairs if n not in _HOP_BY_HOP]
+    ) -> list[tuple[bytes, bytes]]:
+        """The response's fields as h11 takes them.  Raises ``UnicodeEncodeError`` for a value
+        that is not ISO-8859-1."""
+        out = [
+            (n.encode("ascii"), v.encode("latin-1"))
+            for n, v in headers.pairs
+            if n not in _HOP_BY_HOP
+        ]
         if "date" not in headers:
-            out.append(("date", http_date().decode("ascii")))
+            out.append((b"date", http_date()))
         if "server" not in headers:
-            out.append(("server", self.server.server_name))
-        out.append(("x-request-id", request_id))
+            out.append((b"server", self.server.server_name.encode("latin-1")))
+        # A client's id is only echoed when it is a token (_REQUEST_ID), so it is a valid value.
+        out.append((b"x-request-id", request_id.encode("latin-1")))
         if request is not None and self.server.cors.enabled:
-            out.extend(
+            out += _encode_headers(
                 self.server.cors.response_headers(request.headers, request.method, status, headers)
             )
         return out
@@ -551,30 +564,28 @@ class _Connection:
             body = b""
         elif request is not None and len(body) >= self.limits.gzip_min_size:
             body, headers = await self.maybe_gzip(request, body, headers)
-        pairs = self.base_headers(request, status, headers, request_id)
-        if status not in _NO_LENGTH_STATUS:
-            pairs.append(("content-length", str(len(body))))
-        if close and not headers.has_token("connection", "close"):
-            pairs.append(("connection", "close"))
         try:
-            event = h11.Response(
-                status_code=status, headers=_encode_headers(pairs), reason=_reasons.get(status, b"")
-            )
+            pairs = self.base_headers(request, status, headers, request_id)
+            if status not in _NO_LENGTH_STATUS:
+                pairs.append((b"content-length", b"%d" % len(body)))
+            if close and not headers.has_token("connection", "close"):
+                pairs.append((b"connection", b"close"))
+            event = _response_event(status, pairs)
         except (h11.LocalProtocolError, UnicodeEncodeError):
             log.exception("HTTP handler produced an invalid response head (ref %s)", request_id)
             fallback = internal_error(request_id)
             pairs = self.base_headers(request, 500, fallback.headers, request_id)
             body = fallback.body or b""
-            pairs.append(("content-length", str(len(body))))
-            event = h11.Response(
-                status_code=500, headers=_encode_headers(pairs), reason=b"Internal Server Error"
-            )
+            pairs.append((b"content-length", b"%d" % len(body)))
+            event = _response_event(500, pairs)
         conn = self.h11
-        data = conn.send(event) or b""
+        # One buffer, one send_all: the head, the body (passed through h11 without a copy) and
+        # the end of message (empty for a Content-Length body).
+        parts = conn.send_with_data_passthrough(event) or []
         if body and (request is None or request.method != "HEAD"):
-            data += conn.send(h11.Data(data=body)) or b""
-        data += conn.send(h11.EndOfMessage()) or b""
-        await self.send(data)
+            parts += conn.send_with_data_passthrough(h11.Data(data=body)) or []
+        parts += conn.send_with_data_passthrough(_EOM) or []
+        await self.send(b"".join(parts))
 
     async def maybe_gzip(
         self, request: Request, body: bytes, headers: Headers
@@ -599,16 +610,7 @@ class _Connection:
     async def write_stream(self, request: Request, reply: StreamingResponse) -> None:
         conn = self.h11
         pairs = self.base_headers(request, reply.status, reply.headers, request.request_id)
-        await self.send(
-            conn.send(
-                h11.Response(
-                    status_code=reply.status,
-                    headers=_encode_headers(pairs),
-                    reason=_reasons.get(reply.status, b""),
-                )
-            )
-            or b""
-        )
+        await self.send(conn.send(_response_event(reply.status, pairs)) or b"")
         chunks = reply.chunks
         if request.method == "HEAD":
             await _aclose_iterator(chunks)
