@@ -91,6 +91,7 @@ class SelectedMailbox:
         self.uids: list[int] = [uid for uid, _ in members]
         self.email_ids: dict[int, int] = dict(members)
         self._records: dict[int, Email] = {}  # uid -> email record, dropped on any change
+        self._record_uid: dict[int, int] = {}  # email id -> uid of its cached record
         self._new: list[int] = []
         self._expunged: set[int] = set()
         self._flags: set[int] = set()
@@ -126,7 +127,13 @@ class SelectedMailbox:
         if email is None or email.uid_in(self.mailbox_id) != uid:
             return None
         self._records[uid] = email
+        self._record_uid[email.id] = uid
         return email
+
+    def _drop_record(self, uid: int) -> None:
+        email = self._records.pop(uid, None)
+        if email is not None:
+            self._record_uid.pop(email.id, None)
 
     def is_expunged(self, uid: int) -> bool:
         """Expunged in the store but still visible to this session (not yet reported)."""
@@ -155,7 +162,7 @@ class SelectedMailbox:
                     changed_emails.add(e.id)  # e.g. a thread merge: no "imap" entry for it
                 if e.type != "imap" or e.id != self.mailbox_id:
                     continue
-                self._records.pop(e.uid, None)
+                self._drop_record(e.uid)
                 if e.op == "a":
                     if e.uid not in visible and e.uid not in self._new:
                         self._new.append(e.uid)
@@ -168,12 +175,14 @@ class SelectedMailbox:
                 elif e.op == "f" and (e.uid in visible or e.uid in self._new):
                     self._flags.add(e.uid)
             self.modseq = modseq
-        if changed_emails and self._records:
-            self._records = {u: r for u, r in self._records.items() if r.id not in changed_emails}
+        for eid in changed_emails:
+            cached = self._record_uid.get(eid)
+            if cached is not None:
+                self._drop_record(cached)
         for uid in self._new:
-            eid = self._lookup(uid)
-            if eid is not None:
-                self.email_ids[uid] = eid
+            found = self._lookup(uid)
+            if found is not None:
+                self.email_ids[uid] = found
         self._new = [u for u in self._new if u in self.email_ids]
         return self.has_news()
 
@@ -184,6 +193,7 @@ class SelectedMailbox:
     def _resync(self) -> None:
         """History was compacted past our modseq: compare UID lists instead."""
         self._records.clear()
+        self._record_uid.clear()
         current = dict(self.store.mailbox_uids(self.account_id, self.mailbox_id))
         visible = set(self.uids)
         self._expunged.update(visible - set(current))
