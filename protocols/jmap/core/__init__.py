@@ -64,6 +64,7 @@ from .query import (
     parse_query_changes,
     parse_sort,
     query_changes,
+    query_changes_response,
     query_response,
     query_window,
 )
@@ -147,6 +148,7 @@ __all__ = [
     "parse_state",
     "patch_paths",
     "query_changes",
+    "query_changes_response",
     "query_response",
     "query_window",
     "resolve_arguments",

@@ -277,6 +277,29 @@ class QueryChanges:
         return out
 
 
+def query_changes_response(
+    args: QueryChangesArgs,
+    new_state: str,
+    removed: Sequence[str],
+    added: Sequence[tuple[str, int]],
+    total: int,
+) -> dict[str, Any]:
+    """The /queryChanges response (§5.6) from ``removed`` ids and ``(id, index)`` additions;
+    ``tooManyChanges`` when they exceed the client's maxChanges."""
+    if args.max_changes is not None and len(removed) + len(added) > args.max_changes:
+        raise MethodError(
+            TOO_MANY_CHANGES,
+            f"{len(removed) + len(added)} changes; maxChanges is {args.max_changes}.",
+        )
+    changes = QueryChanges(tuple(removed), tuple(AddedItem(i, n) for i, n in added))
+    return changes.to_json(
+        args.account_id,
+        args.since_query_state,
+        new_state,
+        total if args.calculate_total else None,
+    )
+
+
 def _kept(old: Sequence[str], new_index: Mapping[str, int]) -> set[str]:
     """Ids in both lists whose relative order did not change: a longest increasing subsequence
     of their new positions taken in old order (patience sorting, O(n log n))."""

@@ -47,9 +47,10 @@ from protocols.jmap.core import (
     parse_query,
     parse_query_changes,
     parse_state,
+    query_changes_response,
     query_response,
 )
-from protocols.jmap.core.errors import TOO_MANY_CHANGES, UNSUPPORTED_FILTER, UNSUPPORTED_SORT
+from protocols.jmap.core.errors import UNSUPPORTED_FILTER, UNSUPPORTED_SORT
 from protocols.mime import WIRE_VERSION, ParsedMessage
 from store import Store
 from store.codec import unpack
@@ -698,20 +699,6 @@ async def email_query_changes(call: MethodCall) -> list[tuple[str, dict[str, Any
         for tid in threads_touched:
             changed.update(threads.get(tid, ()))
     removed = [object_id("email", e) for e in sorted(changed - created)]
-    added = [
-        {"id": object_id("email", e), "index": i} for i, e in enumerate(ordered) if e in changed
-    ]
-    if q.max_changes is not None and len(removed) + len(added) > q.max_changes:
-        raise MethodError(
-            TOO_MANY_CHANGES, f"{len(removed) + len(added)} changes; maxChanges is {q.max_changes}."
-        )
-    out: dict[str, Any] = {
-        "accountId": q.account_id,
-        "oldQueryState": q.since_query_state,
-        "newQueryState": str(current),
-        "removed": removed,
-        "added": added,
-    }
-    if q.calculate_total:
-        out["total"] = len(ordered)
+    added = [(object_id("email", e), i) for i, e in enumerate(ordered) if e in changed]
+    out = query_changes_response(q, str(current), removed, added, len(ordered))
     return [("Email/queryChanges", out)]

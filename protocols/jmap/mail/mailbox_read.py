@@ -27,10 +27,11 @@ from protocols.jmap.core import (
     parse_query,
     parse_query_changes,
     parse_state,
+    query_changes_response,
     query_response,
 )
 from protocols.jmap.core.changes import check_since_state
-from protocols.jmap.core.errors import TOO_MANY_CHANGES, UNSUPPORTED_FILTER, UNSUPPORTED_SORT
+from protocols.jmap.core.errors import UNSUPPORTED_FILTER, UNSUPPORTED_SORT
 from store.ids import object_id, parse_object_id
 from store.models import Mailbox
 
@@ -371,22 +372,6 @@ async def mailbox_query_changes(call: MethodCall) -> list[tuple[str, dict[str, A
     if changed and (sort_as_tree or filter_as_tree):
         changed |= {mb.id for mb in boxes}
     removed = [object_id("mailbox", i) for i in sorted(changed - created)]
-    added = [
-        {"id": object_id("mailbox", mb.id), "index": n}
-        for n, mb in enumerate(results)
-        if mb.id in changed
-    ]
-    if q.max_changes is not None and len(removed) + len(added) > q.max_changes:
-        raise MethodError(
-            TOO_MANY_CHANGES, f"{len(removed) + len(added)} changes; maxChanges is {q.max_changes}."
-        )
-    out: dict[str, Any] = {
-        "accountId": q.account_id,
-        "oldQueryState": q.since_query_state,
-        "newQueryState": str(current),
-        "removed": removed,
-        "added": added,
-    }
-    if q.calculate_total:
-        out["total"] = len(results)
+    added = [(object_id("mailbox", mb.id), n) for n, mb in enumerate(results) if mb.id in changed]
+    out = query_changes_response(q, str(current), removed, added, len(results))
     return [("Mailbox/queryChanges", out)]

@@ -25,11 +25,11 @@ from protocols.jmap.core import (
     parse_get,
     parse_query,
     parse_query_changes,
+    query_changes_response,
     query_response,
 )
 from protocols.jmap.core.errors import (
     CANNOT_CALCULATE_CHANGES,
-    TOO_MANY_CHANGES,
     UNSUPPORTED_FILTER,
     UNSUPPORTED_SORT,
 )
@@ -208,19 +208,9 @@ async def quota_query_changes(call: MethodCall) -> list[tuple[str, dict[str, Any
         )
     ids = _results(quota, q.filter, q.sort or ())
     removed: list[str] = []
-    added: list[dict[str, Any]] = []
+    added: list[tuple[str, int]] = []
     if (old[1] > 0) != (new[1] > 0):
         removed = [QUOTA_ID] if old[1] > 0 else []
-        added = [{"id": i, "index": n} for n, i in enumerate(ids)]
-    if q.max_changes is not None and len(removed) + len(added) > q.max_changes:
-        raise MethodError(TOO_MANY_CHANGES, "Too many changes.")
-    out: dict[str, Any] = {
-        "accountId": q.account_id,
-        "oldQueryState": q.since_query_state,
-        "newQueryState": state,
-        "removed": removed,
-        "added": added,
-    }
-    if q.calculate_total:
-        out["total"] = len(ids)
+        added = [(i, n) for n, i in enumerate(ids)]
+    out = query_changes_response(q, state, removed, added, len(ids))
     return [("Quota/queryChanges", out)]
