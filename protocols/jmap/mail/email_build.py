@@ -29,24 +29,9 @@ from typing import Any, Final
 from urllib.parse import quote
 
 from ..core import SetError
+from .email_render import ADDRESS_FIELDS
 
 # -- header forms (RFC 8621 §4.1.2) --------------------------------------------------------------
-ADDRESS_FIELDS: Final = frozenset(
-    {
-        "from",
-        "sender",
-        "reply-to",
-        "to",
-        "cc",
-        "bcc",
-        "resent-from",
-        "resent-sender",
-        "resent-reply-to",
-        "resent-to",
-        "resent-cc",
-        "resent-bcc",
-    }
-)
 MESSAGE_ID_FIELDS: Final = frozenset(
     {"message-id", "in-reply-to", "references", "resent-message-id"}
 )

@@ -199,20 +199,23 @@ RAW, TEXT, ADDRESSES, GROUPED, MESSAGE_IDS, DATE, URLS = (
 )
 FORMS: Final = frozenset({RAW, TEXT, ADDRESSES, GROUPED, MESSAGE_IDS, DATE, URLS})
 
-_ADDRESS_FIELDS = {
-    "from",
-    "sender",
-    "reply-to",
-    "to",
-    "cc",
-    "bcc",
-    "resent-from",
-    "resent-sender",
-    "resent-reply-to",
-    "resent-to",
-    "resent-cc",
-    "resent-bcc",
-}
+# Header fields whose value is an address list (RFC 8621 §4.1.2.3); Email/set builds with it too.
+ADDRESS_FIELDS: Final = frozenset(
+    {
+        "from",
+        "sender",
+        "reply-to",
+        "to",
+        "cc",
+        "bcc",
+        "resent-from",
+        "resent-sender",
+        "resent-reply-to",
+        "resent-to",
+        "resent-cc",
+        "resent-bcc",
+    }
+)
 _ID_FIELDS = {"message-id", "in-reply-to", "references", "resent-message-id"}
 _DATE_FIELDS = {"date", "resent-date"}
 _URL_FIELDS = {
@@ -228,12 +231,12 @@ _RAW_ONLY = {"return-path", "received"}
 # Every field RFC 5322 or RFC 2369 defines: such a field allows only the forms listed for it;
 # any other field allows every form (§4.1.2.1–§4.1.2.7 "any header field not defined in ...").
 _DEFINED: Final = (
-    _ADDRESS_FIELDS | _ID_FIELDS | _DATE_FIELDS | _URL_FIELDS | _RAW_ONLY | {"subject"}
+    ADDRESS_FIELDS | _ID_FIELDS | _DATE_FIELDS | _URL_FIELDS | _RAW_ONLY | {"subject"}
 ) | {"comments", "keywords"}
 _FORM_FIELDS: Final = {
     TEXT: _TEXT_FIELDS,
-    ADDRESSES: _ADDRESS_FIELDS,
-    GROUPED: _ADDRESS_FIELDS,
+    ADDRESSES: ADDRESS_FIELDS,
+    GROUPED: ADDRESS_FIELDS,
     MESSAGE_IDS: _ID_FIELDS,
     DATE: _DATE_FIELDS,
     URLS: _URL_FIELDS,
