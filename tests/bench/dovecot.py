@@ -24,10 +24,10 @@ from tests.bench.procs import (
     TreeRss,
     free_port,
     stop_process,
-    tail,
     tree_peak_rss,
     wait_lmtp_ready,
 )
+from tests.bench.target import ManagedServer
 
 PACKAGES = ("dovecot-core", "dovecot-lmtpd", "dovecot-imapd")
 FTS_PACKAGE = "dovecot-fts-xapian"
@@ -190,7 +190,7 @@ service indexer-worker {
 """
 
 
-class DovecotServer:
+class DovecotServer(ManagedServer):
     """A running throwaway Dovecot with LMTP on 127.0.0.1; use as a context manager."""
 
     host = "127.0.0.1"
@@ -312,22 +312,3 @@ class DovecotServer:
                 pass
         stop_process(self._proc)
         self._proc = None
-
-    def cleanup(self) -> None:
-        shutil.rmtree(self.root, ignore_errors=True)
-
-    def log_tail(self) -> str:
-        return tail(self.log)
-
-    def __enter__(self) -> DovecotServer:
-        try:
-            self.start()
-        except BaseException:
-            self.stop()
-            self.cleanup()
-            raise
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-        self.cleanup()

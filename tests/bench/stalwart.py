@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 import tempfile
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ from tests.bench.procs import (
     tree_peak_rss,
     wait_lmtp_ready,
 )
+from tests.bench.target import ManagedServer
 
 # STALWART_BENCH_CLI overrides the executable (e.g. to benchmark an installed build).
 CLI = Path(os.environ.get("STALWART_BENCH_CLI", REPO / ".venv" / "bin" / "stalwart-py"))
@@ -104,7 +104,7 @@ def parse_account_counts(output: str, accounts: tuple[str, ...]) -> dict[str, in
     return counts
 
 
-class StalwartServer:
+class StalwartServer(ManagedServer):
     """A running stalwart-py with LMTP on 127.0.0.1 only; use as a context manager."""
 
     host = "127.0.0.1"
@@ -183,22 +183,3 @@ class StalwartServer:
             )
             return None
         return sum(counts.values())
-
-    def cleanup(self) -> None:
-        shutil.rmtree(self.root, ignore_errors=True)
-
-    def log_tail(self) -> str:
-        return tail(self.log)
-
-    def __enter__(self) -> StalwartServer:
-        try:
-            self.start()
-        except BaseException:
-            self.stop()
-            self.cleanup()
-            raise
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-        self.cleanup()

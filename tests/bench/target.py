@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+import shutil
+from pathlib import Path
+from typing import Any, Protocol
 
-from tests.bench.procs import TreeRss
+from tests.bench.procs import TreeRss, tail
 
 
 class BenchTarget(Protocol):
@@ -35,3 +37,36 @@ class BenchTarget(Protocol):
     def log_tail(self) -> str:
         """The end of the server's log, for error reports."""
         ...
+
+
+class ManagedServer:
+    """What every server module shares: a throwaway root and log, used as a context manager
+    (started on entry; stopped and removed on exit, also when starting fails)."""
+
+    root: Path
+    log: Path
+
+    def start(self) -> None:
+        raise NotImplementedError
+
+    def stop(self) -> object:
+        raise NotImplementedError
+
+    def cleanup(self) -> None:
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    def log_tail(self) -> str:
+        return tail(self.log)
+
+    def __enter__(self) -> Any:
+        try:
+            self.start()
+        except BaseException:
+            self.stop()
+            self.cleanup()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+        self.cleanup()
