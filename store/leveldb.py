@@ -46,6 +46,7 @@ from .models import (
     Principal,
     decode_record,
 )
+from .readcache import ReadCache
 from .txn import DbView, Overlay
 
 log = logging.getLogger(__name__)
@@ -107,6 +108,9 @@ class Store:
         # Bumped (before the writes are acknowledged) by every group that applied a directory
         # operation: callers caching address resolution compare it instead of re-reading.
         self.directory_version = 0
+        # Decoded hot records (account states, principals, name/address → id), kept exact by
+        # _commit_group (store/readcache.py).
+        self._cache = ReadCache()
         self._writer = threading.Thread(target=self._run, name="store-writer", daemon=True)
         self._writer.start()
 
@@ -170,10 +174,13 @@ class Store:
                         wb.put(key, value)
         except Exception as exc:
             log.exception("LevelDB write failed")
+            self._cache.clear()
             for pending in group:
                 pending.error = MailError(ErrorKind.TEMPORARY, f"storage write failed: {exc}")
                 self._finish(pending)
             return
+        # Before any acknowledgement: no reader may see a cached value older than this group.
+        self._cache.invalidate(overlay.writes)
         self.groups_written += 1
         self.batches_written += len(group)
         if any(type(op) in _DIRECTORY_OPS for pending in group for op in pending.batch.ops):
@@ -228,17 +235,41 @@ class Store:
         data = self._db.get(key)
         return None if data is None else decode_record(cls, data)
 
+    def _cached_record(self, cls: type[Any], key: bytes) -> Any:
+        """:meth:`_record` through the read cache (for small records read on every request)."""
+        cache = self._cache
+        value = cache.get(key)
+        if value is None:
+            ticket = cache.ticket()
+            value = self._record(cls, key)
+            if value is not None:
+                cache.fill(ticket, key, value)
+        return value
+
+    def _cached_id(self, key: bytes) -> int | None:
+        """A u32 id stored under ``key`` (a name or address index), through the read cache."""
+        cache = self._cache
+        value = cache.get(key)
+        if value is None:
+            ticket = cache.ticket()
+            data = self._db.get(key)
+            if data is None:
+                return None
+            value = read_u32(data)
+            cache.fill(ticket, key, value)
+        return value  # type: ignore[no-any-return]
+
     # -- directory ---------------------------------------------------------------------------
     def principal(self, pid: int) -> Principal | None:
-        return self._record(Principal, keys.principal(pid))  # type: ignore[no-any-return]
+        return self._cached_record(Principal, keys.principal(pid))  # type: ignore[no-any-return]
 
     def principal_by_name(self, name: str) -> Principal | None:
-        data = self._db.get(keys.principal_name(name))
-        return None if data is None else self.principal(read_u32(data))
+        pid = self._cached_id(keys.principal_name(name))
+        return None if pid is None else self.principal(pid)
 
     def principal_by_address(self, address: str) -> Principal | None:
-        data = self._db.get(keys.address(address))
-        return None if data is None else self.principal(read_u32(data))
+        pid = self._cached_id(keys.address(address))
+        return None if pid is None else self.principal(pid)
 
     def principals(self) -> list[Principal]:
         return [decode_record(Principal, v) for _, v in self.scan(keys.PRINCIPAL)]
@@ -251,7 +282,7 @@ class Store:
 
     # -- accounts and mail -------------------------------------------------------------------
     def account(self, acct: int) -> AccountState | None:
-        return self._record(AccountState, keys.account(acct))  # type: ignore[no-any-return]
+        return self._cached_record(AccountState, keys.account(acct))  # type: ignore[no-any-return]
 
     def mailbox(self, acct: int, mbox: int) -> Mailbox | None:
         return self._record(Mailbox, keys.mailbox(acct, mbox))  # type: ignore[no-any-return]

@@ -22,6 +22,9 @@ from .refs import resolve_id
 
 MAX_INT: Final = 2**53 - 1
 _ID: Final = re.compile(r"[A-Za-z0-9_-]{1,255}")
+# A whole list of Ids joined with newlines, checked by one match instead of one per Id.
+_ID_LINES: Final = re.compile(r"[A-Za-z0-9_-]{1,255}(?:\n[A-Za-z0-9_-]{1,255})*")
+_ID_OR_REF_LINES: Final = re.compile(r"#?[A-Za-z0-9_-]{1,255}(?:\n#?[A-Za-z0-9_-]{1,255})*")
 
 
 def is_id(value: Any) -> bool:
@@ -79,7 +82,17 @@ def get_str_list(value: Any, name: str) -> tuple[str, ...]:
 def get_id_list(value: Any, name: str, *, allow_ref: bool = False) -> tuple[str, ...]:
     if not isinstance(value, list):
         raise _bad(name, "an array of Ids")
-    return tuple(get_id(v, name, allow_ref=allow_ref) for v in value)
+    if not value:
+        return ()
+    try:
+        joined = "\n".join(value)  # TypeError unless every element is a string
+    except TypeError:
+        raise _bad(name, "an array of Ids") from None
+    pattern = _ID_OR_REF_LINES if allow_ref else _ID_LINES
+    # The count check refuses an element that itself holds a newline ("a\nb" is not two Ids).
+    if joined.count("\n") != len(value) - 1 or pattern.fullmatch(joined) is None:
+        raise _bad(name, "an array of Ids")
+    return tuple(value)
 
 
 def get_object(value: Any, name: str) -> dict[str, Any]:
@@ -139,7 +152,7 @@ def parse_get(
     ids: tuple[str, ...] | None = None
     if args.get("ids") is not None:
         raw = get_id_list(args["ids"], "ids", allow_ref=True)
-        if created_ids is not None:
+        if created_ids and any(i[0] == "#" for i in raw):
             raw = tuple(resolve_id(i, created_ids) or i for i in raw)
         # §5.1: an id requested twice is returned once.
         ids = _unique(raw)

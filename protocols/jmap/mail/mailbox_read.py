@@ -22,6 +22,7 @@ from protocols.jmap.core import (
     MethodError,
     get_bool,
     invalid_arguments,
+    jsonio,
     parse_changes,
     parse_get,
     parse_query,
@@ -36,6 +37,7 @@ from store.ids import object_id, parse_object_id
 from store.models import Mailbox
 
 from .email_query import COLLATIONS, AccountIndex, account_index, type_changes
+from .email_render import PreEncoded, PreEncodedList
 
 PROPERTIES: Final = (
     "id",
@@ -131,17 +133,17 @@ async def mailbox_get(call: MethodCall) -> list[tuple[str, dict[str, Any]]]:
     properties = args.properties if args.properties is not None else PROPERTIES
     if "id" not in properties:
         properties = ("id", *properties)
-    boxes = {object_id("mailbox", mb.id): mb for mb in ctx.store.mailboxes(acct)}
-    counts = (
-        mailbox_counts(account_index(ctx.store, acct))
-        if any(p in COUNTS for p in properties)
-        else {}
-    )
-    wanted = list(boxes) if args.ids is None else list(args.ids)
-    found = [
-        mailbox_json(boxes[i], counts.get(boxes[i].id), properties) for i in wanted if i in boxes
-    ]
-    not_found = [i for i in wanted if i not in boxes]
+    index = account_index(ctx.store, acct)
+    # The answer depends on the mailboxes (their state is in the key) and on the counts, which
+    # change only with the account's emails (which clear index.derived): a client polling its
+    # folder list is answered without re-reading and re-encoding every mailbox.  The principal
+    # is in the key because myRights are the caller's rights.
+    key = ("Mailbox/get", ctx.principal.id, state, properties, args.ids)
+    answer = index.derived.get(key)
+    if answer is None:
+        answer = _get_many(ctx, acct, index, properties, args.ids)
+        index.remember(key, answer)
+    found, not_found = answer  # shared by every answer from the cache: read-only
     return [
         (
             "Mailbox/get",
@@ -149,10 +151,32 @@ async def mailbox_get(call: MethodCall) -> list[tuple[str, dict[str, Any]]]:
                 "accountId": args.account_id,
                 "state": str(state),
                 "list": found,
-                "notFound": not_found,
+                "notFound": list(not_found),
             },
         )
     ]
+
+
+def _get_many(
+    ctx: JmapContext,
+    acct: int,
+    index: AccountIndex,
+    properties: Sequence[str],
+    ids: Sequence[str] | None,
+) -> tuple[PreEncodedList, tuple[str, ...]]:
+    boxes = {object_id("mailbox", mb.id): mb for mb in ctx.store.mailboxes(acct)}
+    counts = mailbox_counts(index) if any(p in COUNTS for p in properties) else {}
+    wanted = list(boxes) if ids is None else list(ids)
+    found = PreEncodedList(
+        _pre_encoded(mailbox_json(boxes[i], counts.get(boxes[i].id), properties))
+        for i in wanted
+        if i in boxes
+    )
+    return found, tuple(i for i in wanted if i not in boxes)
+
+
+def _pre_encoded(value: dict[str, Any]) -> PreEncoded:
+    return PreEncoded(value, jsonio.dumps(value))
 
 
 def _counts_only(
