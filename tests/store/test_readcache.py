@@ -39,7 +39,9 @@ def _setup(store: Store) -> None:
         Batch(
             (
                 CreateDomain("example.org"),
-                CreatePrincipal("individual", "a", ("a@example.org",), "", mailboxes=(INBOX, TRASH)),
+                CreatePrincipal(
+                    "individual", "a", ("a@example.org",), "", mailboxes=(INBOX, TRASH)
+                ),
             ),
             now=1,
         )
