@@ -769,6 +769,13 @@ class HttpConfig:
         "cross-origin access.",
         ORIGINS,
     )
+    access_log: bool = setting(
+        BOOL,
+        False,
+        "Log one line per HTTP request (peer, method, target, status, duration, request id) at "
+        "`info` level, under the logger `protocols.http.access`. Off by default: under API load "
+        "it costs about 5 % of the server's CPU. Failures are logged either way.",
+    )
 
 
 @dataclass(frozen=True, slots=True)

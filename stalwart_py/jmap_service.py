@@ -22,6 +22,7 @@ import hashlib
 import importlib
 import logging
 import re
+import secrets
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -735,56 +736,63 @@ def encode_response(result: dict[str, Any]) -> bytes:
     """``jsonio.dumps(result)`` for a JMAP Response object (RFC 8620 §3.4), byte for byte, but
     splicing the ready encoding of :class:`PreEncoded` objects and :class:`PreEncodedList`
     lists found in the arguments of a method response (e.g. the ``list`` of Email/get) instead
-    of encoding them again."""
-    parts: list[bytes] = []
-    for key, value in result.items():
-        if key == "methodResponses":
-            body = b"[" + b",".join([_encode_invocation(inv) for inv in value]) + b"]"
-        else:
-            body = jsonio.dumps(value)
-        parts.append(_encode_key(key) + body)
-    return b"{" + b",".join(parts) + b"}"
+    of encoding them again.
+
+    The response is encoded once by the C encoder with a placeholder string in place of each
+    pre-encoded value; the placeholders (a per-process secret, so no client string can forge
+    one) are then replaced by the ready bytes."""
+    spliced: list[bytes] = []
+    responses = result.get("methodResponses")
+    if type(responses) is list and any(_holds_encoded(inv[1]) for inv in responses):
+        result = dict(result)
+        result["methodResponses"] = [
+            [inv[0], _swap_arguments(inv[1], spliced), inv[2]] if _holds_encoded(inv[1]) else inv
+            for inv in responses
+        ]
+    data = jsonio.dumps(result)
+    for n, encoded in enumerate(spliced):
+        data = data.replace(_placeholder_json(n), encoded, 1)
+    return data
 
 
-def _encode_invocation(invocation: list[Any]) -> bytes:
-    name, args, call_id = invocation
-    if not any(_holds_encoded(v) for v in args.values()):
-        return jsonio.dumps(invocation)
-    fields: list[bytes] = []
+_SPLICE_MARK: Final = "\x00splice-" + secrets.token_hex(12) + "-"
+_PLACEHOLDERS: list[bytes] = []
+
+
+def _placeholder_json(n: int) -> bytes:
+    """The JSON encoding of placeholder ``n`` (memoised)."""
+    while len(_PLACEHOLDERS) <= n:
+        _PLACEHOLDERS.append(jsonio.dumps(f"{_SPLICE_MARK}{len(_PLACEHOLDERS)}"))
+    return _PLACEHOLDERS[n]
+
+
+def _holds_encoded(args: Any) -> bool:
+    """Whether a method response's arguments hold a pre-encoded value at their top level."""
+    if type(args) is not dict:
+        return False
+    for value in args.values():
+        if type(value) is PreEncodedList:
+            return True
+        if type(value) is list and any(type(x) is PreEncoded for x in value):
+            return True
+    return False
+
+
+def _swap_arguments(args: dict[str, Any], spliced: list[bytes]) -> dict[str, Any]:
+    """A copy of ``args`` with each pre-encoded value replaced by the next placeholder."""
+
+    def swap(value: Any) -> Any:
+        spliced.append(value.encoded)
+        return f"{_SPLICE_MARK}{len(spliced) - 1}"
+
+    out: dict[str, Any] = {}
     for key, value in args.items():
         if type(value) is PreEncodedList:
-            body = value.encoded
-        elif _holds_encoded(value):
-            body = b"[" + b",".join([_encode_item(x) for x in value]) + b"]"
-        else:
-            body = jsonio.dumps(value)
-        fields.append(_encode_key(key) + body)
-    return b"".join(
-        (b"[", jsonio.dumps(name), b",{", b",".join(fields), b"},", jsonio.dumps(call_id), b"]")
-    )
-
-
-_KEYS: dict[str, bytes] = {}
-
-
-def _encode_key(key: str) -> bytes:
-    """``"key":`` (member names of method responses repeat: memoised, bounded)."""
-    encoded = _KEYS.get(key)
-    if encoded is None:
-        encoded = jsonio.dumps(key) + b":"
-        if len(_KEYS) < 1024:
-            _KEYS[key] = encoded
-    return encoded
-
-
-def _holds_encoded(value: Any) -> bool:
-    if type(value) is PreEncodedList:
-        return True
-    return type(value) is list and any(type(x) is PreEncoded for x in value)
-
-
-def _encode_item(value: Any) -> bytes:
-    return value.encoded if type(value) is PreEncoded else jsonio.dumps(value)
+            value = swap(value)
+        elif type(value) is list and any(type(x) is PreEncoded for x in value):
+            value = [swap(x) if type(x) is PreEncoded else x for x in value]
+        out[key] = value
+    return out
 
 
 def problem_response(exc: RequestProblem) -> Response:

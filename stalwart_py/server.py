@@ -258,6 +258,7 @@ class Server:
             service,
             limits=HttpLimits(max_body_size=cfg.http.max_request_size),
             cors=CorsPolicy(origins=tuple(cfg.http.cors_origins)),
+            access_log=cfg.http.access_log,
         )
         for name, port, tls in (
             ("http", cfg.http.port, None),

@@ -6,6 +6,7 @@ must flush each event) and never bodies that are already compressed.
 
 from __future__ import annotations
 
+import functools
 import zlib
 
 # Media types whose content is compressed already: gzip would cost CPU for nothing.
@@ -33,6 +34,7 @@ _COMPRESSED_TYPES = frozenset(
 _TEXTUAL_IMAGES = frozenset({"image/svg+xml", "image/bmp", "image/x-icon"})
 
 
+@functools.lru_cache(maxsize=256)  # clients send the same few values on every request
 def accepts_gzip(accept_encoding: str | None) -> bool:
     """Whether ``gzip`` is acceptable by an ``Accept-Encoding`` value.
 
@@ -60,6 +62,7 @@ def accepts_gzip(accept_encoding: str | None) -> bool:
     return star is not None and star > 0
 
 
+@functools.lru_cache(maxsize=256)
 def compressible(content_type: str | None) -> bool:
     """Whether a body of this media type is worth gzipping."""
     if not content_type:

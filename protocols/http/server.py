@@ -13,12 +13,14 @@ the request id, logged with the traceback); a malformed request gets 400 and a c
 
 from __future__ import annotations
 
+import itertools
 import logging
 import re
 import secrets
 import ssl
 import time
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from email.utils import formatdate
 from http import HTTPStatus
 from urllib.parse import parse_qsl, urlsplit
@@ -109,12 +111,17 @@ def _split_target(target: str) -> tuple[str, tuple[tuple[str, str], ...]]:
     return path, pairs
 
 
+# New request ids: a random per-process prefix and a counter (unique, cheap; not secrets).
+_RID_PREFIX = secrets.token_hex(4)
+_rid_counter = itertools.count(1)
+
+
 def _request_id(headers: Headers) -> str:
     """The client's ``X-Request-Id`` when it is a sane token, else a new one."""
     given = headers.get("x-request-id")
     if given is not None and _REQUEST_ID.fullmatch(given):
         return given
-    return secrets.token_hex(8)
+    return f"{_RID_PREFIX}{next(_rid_counter):08x}"
 
 
 def _head_size(event: h11.Request) -> int:
@@ -144,6 +151,31 @@ def _encode_headers(pairs: list[tuple[str, str]]) -> list[tuple[bytes, bytes]]:
 _EOM = h11.EndOfMessage()
 
 
+@dataclass(frozen=True, slots=True)
+class _EncodedFields:
+    pairs: tuple[tuple[bytes, bytes], ...]  # without the hop-by-hop fields h11 frames itself
+    has_date: bool
+    has_server: bool
+
+
+_FIELDS_MEMO: dict[Headers, _EncodedFields] = {}
+
+
+def _encoded_fields(headers: Headers) -> _EncodedFields:
+    """A handler's fields, encoded; memoised, as most responses share a few constant sets."""
+    found = _FIELDS_MEMO.get(headers)
+    if found is None:
+        found = _EncodedFields(
+            tuple(_encode_headers([p for p in headers.pairs if p[0] not in _HOP_BY_HOP])),
+            "date" in headers,
+            "server" in headers,
+        )
+        if len(_FIELDS_MEMO) >= 512:
+            _FIELDS_MEMO.clear()
+        _FIELDS_MEMO[headers] = found
+    return found
+
+
 def _response_event(status: int, pairs: list[tuple[bytes, bytes]]) -> h11.Response:
     return h11.Response(status_code=status, headers=pairs, reason=_reasons.get(status, b""))
 
@@ -171,11 +203,13 @@ class HttpServer:
         limits: HttpLimits | None = None,
         cors: CorsPolicy | None = None,
         server_name: str = SERVER_NAME,
+        access_log: bool = True,
     ) -> None:
         self.app: HttpApp = app if hasattr(app, "admit") else HandlerApp(app)  # type: ignore[arg-type]
         self.limits = limits or HttpLimits()
         self.cors = cors or CorsPolicy()
         self.server_name = server_name
+        self.access_log = access_log  # one info line per request on "protocols.http.access"
         self.active_connections = 0
 
     async def serve(
@@ -244,6 +278,7 @@ async def serve_http(
     limits: HttpLimits | None = None,
     cors: CorsPolicy | None = None,
     server_name: str = SERVER_NAME,
+    access_log: bool = True,
     task_status: trio.TaskStatus[list[trio.SocketListener]] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Serve ``app`` on ``host:port`` until cancelled (TLS when ``ssl_context`` is given).
@@ -251,7 +286,9 @@ async def serve_http(
     To share the connection limit between a plain and a TLS port, build one
     :class:`HttpServer` and call :meth:`HttpServer.serve` twice.
     """
-    server = HttpServer(app, limits=limits, cors=cors, server_name=server_name)
+    server = HttpServer(
+        app, limits=limits, cors=cors, server_name=server_name, access_log=access_log
+    )
     await server.serve(host, port, ssl_context=ssl_context, task_status=task_status)
 
 
@@ -448,7 +485,7 @@ class _Connection:
             status = 413
             await self.fail(413, "request body too large", rid)
         finally:
-            if access_log.isEnabledFor(logging.INFO):
+            if self.server.access_log and access_log.isEnabledFor(logging.INFO):
                 access_log.info(
                     '%s "%s %s" %d %.1fms rid=%s',
                     self.peer,
@@ -537,14 +574,11 @@ class _Connection:
     ) -> list[tuple[bytes, bytes]]:
         """The response's fields as h11 takes them.  Raises ``UnicodeEncodeError`` for a value
         that is not ISO-8859-1."""
-        out = [
-            (n.encode("ascii"), v.encode("latin-1"))
-            for n, v in headers.pairs
-            if n not in _HOP_BY_HOP
-        ]
-        if "date" not in headers:
+        fields = _encoded_fields(headers)
+        out = list(fields.pairs)
+        if not fields.has_date:
             out.append((b"date", http_date()))
-        if "server" not in headers:
+        if not fields.has_server:
             out.append((b"server", self.server.server_name.encode("latin-1")))
         # A client's id is only echoed when it is a token (_REQUEST_ID), so it is a valid value.
         out.append((b"x-request-id", request_id.encode("latin-1")))

@@ -282,6 +282,19 @@ async def test_get_json_with_date_server_and_request_id(port: int) -> None:
     assert len(headers["X-Request-Id"]) >= 8
 
 
+async def test_access_log_can_be_turned_off(
+    nursery: trio.Nursery, rec: Recorder, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="protocols.http.access")
+    quiet = await start(nursery, build_app(rec), limits=FAST, access_log=False)
+    status, _, _ = await in_thread(lambda: get(quiet, "GET", "/small"))
+    assert status == 200
+    assert not [r for r in caplog.records if r.name == "protocols.http.access"]
+    loud = await start(nursery, build_app(rec), limits=FAST)
+    await in_thread(lambda: get(loud, "GET", "/small"))
+    assert [r for r in caplog.records if r.name == "protocols.http.access"]
+
+
 async def test_request_id_is_echoed_when_sane_and_replaced_when_not(
     port: int, caplog: pytest.LogCaptureFixture
 ) -> None:

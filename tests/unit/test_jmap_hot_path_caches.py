@@ -102,6 +102,8 @@ def test_encode_response_is_byte_identical_to_dumps() -> None:
     emails = [_pre({"id": "e1", "subject": "Café ☕", "from": [{"name": None, "email": "a@b"}]})]
     emails.append({"id": "e2", "subject": 'quote " and \\ back'})  # type: ignore[arg-type]
     emails.append(_pre({"id": "e3", "keywords": {}}))
+    # A client's string that looks like a splice placeholder is left alone.
+    emails.append({"id": "e5", "subject": "\x00splice-0"})  # type: ignore[arg-type]
     result = {
         "methodResponses": [
             ["Mailbox/get", {"accountId": "a1", "list": [{"id": "m1"}], "notFound": []}, "0"],

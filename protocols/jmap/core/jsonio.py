@@ -75,6 +75,10 @@ def loads(body: bytes | str) -> Any:
     return value
 
 
+# What json.dumps(value, ensure_ascii=False, separators=(",", ":")) builds on every call.
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
 def dumps(value: Any) -> bytes:
     """Compact UTF-8 JSON."""
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+    return _ENCODER.encode(value).encode()
