@@ -767,13 +767,15 @@ def _placeholder_json(n: int) -> bytes:
 
 
 def _holds_encoded(args: Any) -> bool:
-    """Whether a method response's arguments hold a pre-encoded value at their top level."""
+    """Whether a method response's arguments hold a pre-encoded value at their top level: a
+    :class:`PreEncodedList`, or a list that starts with a :class:`PreEncoded` object.  (Only an
+    optimisation: PreEncoded is a dict, so one missed here is still encoded correctly.)"""
     if type(args) is not dict:
         return False
     for value in args.values():
         if type(value) is PreEncodedList:
             return True
-        if type(value) is list and any(type(x) is PreEncoded for x in value):
+        if type(value) is list and value and type(value[0]) is PreEncoded:
             return True
     return False
 
@@ -789,7 +791,7 @@ def _swap_arguments(args: dict[str, Any], spliced: list[bytes]) -> dict[str, Any
     for key, value in args.items():
         if type(value) is PreEncodedList:
             value = swap(value)
-        elif type(value) is list and any(type(x) is PreEncoded for x in value):
+        elif type(value) is list and value and type(value[0]) is PreEncoded:
             value = [swap(x) if type(x) is PreEncoded else x for x in value]
         out[key] = value
     return out

@@ -19,6 +19,7 @@ one with :func:`parse_part_blob_id` and :func:`part_content`.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections.abc import Callable, Collection, Iterable
@@ -480,9 +481,16 @@ class BodyOptions:
         fetch_all: bool = False,
         max_bytes: int = 0,
     ) -> BodyOptions:
-        check_properties(properties, BODY_PART_PROPERTIES, argument="bodyProperties")
-        headers = {p: hp for p in properties if (hp := parse_header_property(p)) is not None}
-        return cls(properties, fetch_text, fetch_html, fetch_all, max_bytes, headers)
+        return _body_options(properties, fetch_text, fetch_html, fetch_all, max_bytes)
+
+
+@functools.lru_cache(maxsize=256)  # clients repeat the same few argument sets on every request
+def _body_options(
+    properties: tuple[str, ...], fetch_text: bool, fetch_html: bool, fetch_all: bool, max_bytes: int
+) -> BodyOptions:
+    check_properties(properties, BODY_PART_PROPERTIES, argument="bodyProperties")
+    headers = {p: hp for p in properties if (hp := parse_header_property(p)) is not None}
+    return BodyOptions(properties, fetch_text, fetch_html, fetch_all, max_bytes, headers)
 
 
 # -- pre-encoded objects -----------------------------------------------------------------------
