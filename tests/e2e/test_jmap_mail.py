@@ -189,3 +189,41 @@ def test_sorted_query_with_jmapc(jmap: Jmap, client: jmapc.Client) -> None:
     by_id = {e.id: e.subject for e in got.data}
     subjects = [by_id[i] for i in result.ids if by_id[i].startswith("sort ")]
     assert subjects == ["sort a", "sort b", "sort c"]
+
+
+def test_mailbox_get_follows_imap_changes(jmap: Jmap) -> None:
+    """Mailbox/get answers are cached per state: every IMAP change that alters what it returns
+    (a rename, a subscription, a flag that changes the unread count, a new message) must show
+    in the very next Mailbox/get."""
+    need(jmap, "Mailbox/get")
+    jmap.deliver("counted")
+
+    def boxes() -> dict[str, dict[str, Any]]:
+        [(name, result, _)] = jmap.call(
+            ["Mailbox/get", {"accountId": jmap.account_id, "ids": None}, "m"],
+            using=(JMAP_CORE, JMAP_MAIL),
+        )
+        assert name == "Mailbox/get", result
+        return {m["name"]: m for m in result["list"]}
+
+    first = boxes()
+    assert boxes() == first  # a repeated read (served from the cache) is the same
+    inbox = first["Inbox"]
+    imap = imap_login(jmap)
+    try:
+        assert imap.create("Projects")[0] == "OK"
+        assert "Projects" in boxes()
+        assert imap.rename("Projects", "Plans")[0] == "OK"
+        after_rename = boxes()
+        assert "Plans" in after_rename and "Projects" not in after_rename
+        subscribed = after_rename["Plans"]["isSubscribed"]
+        verb = imap.unsubscribe if subscribed else imap.subscribe
+        assert verb("Plans")[0] == "OK"
+        assert boxes()["Plans"]["isSubscribed"] is not subscribed
+        count = int(imap.select("INBOX")[1][0] or b"0")
+        assert imap.store(str(count), "+FLAGS", "(\\Seen)")[0] == "OK"
+        assert boxes()["Inbox"]["unreadEmails"] == inbox["unreadEmails"] - 1
+        jmap.deliver("one more")
+        assert boxes()["Inbox"]["totalEmails"] == inbox["totalEmails"] + 1
+    finally:
+        imap.logout()
