@@ -10,6 +10,7 @@ from store import ApplyResult, Batch, Store
 from store.fts import Query
 from store.models import Principal
 
+from .records import RecordCache
 from .selected import RecentTracker
 
 
@@ -62,3 +63,8 @@ class ImapContext:
     tls_available: bool = True
     recent: RecentTracker = field(default_factory=RecentTracker)
     connections: ConnectionCounter = field(default_factory=ConnectionCounter)
+    # Decoded email records shared by the sessions (see records.py); built from ``store``.
+    records: RecordCache = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.records = RecordCache(self.store)

@@ -195,6 +195,12 @@ class ImapFramer:
         """Octets received and not yet consumed."""
         return len(self._buf)
 
+    @property
+    def mid_command(self) -> bool:
+        """Part of a command (text, a literal, or octets being skipped) has arrived and its
+        end has not: the client is still sending it."""
+        return bool(self._buf) or bool(self._pieces) or self._mode is not _Mode.LINE
+
     # ------------------------------------------------------------------ frames
 
     def next_frame(self) -> FrameEvent:

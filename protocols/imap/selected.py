@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import bisect
 import threading
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from store import Store, keys
-from store.models import Email
+from store.models import AccountState, Email
 
 from .flags import to_flags
+from .records import RecordCache
 
 
 @dataclass
@@ -73,8 +75,10 @@ class SelectedMailbox:
         *,
         read_only: bool,
         recent: RecentTracker | None = None,
+        records: RecordCache | None = None,
     ) -> None:
         self.store = store
+        self.records = records if records is not None else RecordCache(store)
         self.account_id = account_id
         self.mailbox_id = mailbox_id
         self.read_only = read_only
@@ -86,12 +90,11 @@ class SelectedMailbox:
         # Read the UID list and the modseq it corresponds to consistently: poll() from this
         # modseq re-reads any change that raced with the scan, and events are idempotent.
         self.modseq = state.modseq
+        self.records.sync(account_id, state)
         self.uidvalidity = mb.uidvalidity
         members = store.mailbox_uids(account_id, mailbox_id)
         self.uids: list[int] = [uid for uid, _ in members]
         self.email_ids: dict[int, int] = dict(members)
-        self._records: dict[int, Email] = {}  # uid -> email record, dropped on any change
-        self._record_uid: dict[int, int] = {}  # email id -> uid of its cached record
         self._new: list[int] = []
         self._expunged: set[int] = set()
         self._flags: set[int] = set()
@@ -112,28 +115,71 @@ class SelectedMailbox:
         return self.uids[seq - 1]
 
     def record(self, uid: int) -> Email | None:
-        """The email at ``uid`` as of the last poll (cached; None once it left the mailbox).
-
-        Every change to an email logs an entry that :meth:`poll` reads (flags: "imap f",
-        expunge/move: "imap x", thread merges and JMAP updates: "Email u"), and each drops the
-        cached record, so the cache never serves a value older than the last poll."""
-        email = self._records.get(uid)
-        if email is not None:
-            return email
+        """The email at ``uid``, at least as new as the last poll (None once it left the
+        mailbox).  Records come from the server-wide :class:`RecordCache`, which every poll
+        syncs with the change log first, so it never serves a value older than the poll."""
         eid = self.email_ids.get(uid)
         if eid is None:
             return None
-        email = self.store.email(self.account_id, eid)
+        email = self.records.email(self.account_id, eid)
         if email is None or email.uid_in(self.mailbox_id) != uid:
             return None
-        self._records[uid] = email
-        self._record_uid[email.id] = uid
         return email
 
-    def _drop_record(self, uid: int) -> None:
-        email = self._records.pop(uid, None)
-        if email is not None:
-            self._record_uid.pop(email.id, None)
+    def records_for(self, uids: Iterable[int]) -> list[tuple[int, Email | None]]:
+        """``(uid, record(uid))`` for each UID: :meth:`record` in bulk, for the commands that
+        read many messages (FETCH 1:*, EXPUNGE)."""
+        out: list[tuple[int, Email | None]] = []
+        append = out.append
+        for uid, _, email in self._scan(uids):
+            append((uid, email))
+        return out
+
+    def rows(self) -> list[tuple[int, int, Email]]:
+        """``(seq, uid, email)`` of every message still in the mailbox, in order (SELECT,
+        SEARCH); a message expunged but not yet reported keeps its number and is left out."""
+        # The loop of _scan, inlined: this runs over the whole mailbox for every SEARCH.
+        acct, mbox = self.account_id, self.mailbox_id
+        email_ids = self.email_ids
+        cached = self.records.cached(acct) or {}
+        load = self.records.email
+        out: list[tuple[int, int, Email]] = []
+        append = out.append
+        seq = 0
+        for uid in self.uids:
+            seq += 1
+            eid = email_ids.get(uid)
+            if eid is None:
+                continue
+            email = cached.get(eid) or load(acct, eid)
+            if email is None:
+                continue
+            where = email.mailboxes
+            if (where[0] == (mbox, uid)) if len(where) == 1 else email.uid_in(mbox) == uid:
+                append((seq, uid, email))
+        return out
+
+    def _scan(self, uids: Iterable[int]) -> Iterator[tuple[int, int, Email | None]]:
+        acct, mbox = self.account_id, self.mailbox_id
+        email_ids = self.email_ids
+        cached = self.records.cached(acct) or {}
+        load = self.records.email
+        for uid in uids:
+            eid = email_ids.get(uid)
+            if eid is None:
+                yield uid, 0, None
+                continue
+            email = cached.get(eid)
+            if email is None:
+                email = load(acct, eid)
+                if email is None:
+                    yield uid, eid, None
+                    continue
+            where = email.mailboxes
+            if len(where) == 1:  # the usual case: in this one mailbox
+                yield uid, eid, (email if where[0] == (mbox, uid) else None)
+            else:
+                yield uid, eid, (email if email.uid_in(mbox) == uid else None)
 
     def is_expunged(self, uid: int) -> bool:
         """Expunged in the store but still visible to this session (not yet reported)."""
@@ -143,26 +189,36 @@ class SelectedMailbox:
     def poll(self) -> bool:
         """Reads the change log since the last poll; True if the mailbox has news."""
         state = self.store.account(self.account_id)
+        news = self._poll(state)
+        # Then the shared records, and in this order: a write may land between reading the
+        # account state and scanning the log, and this view has consumed whatever its scan
+        # saw, so the records must be at least that new.  The cache scans the log after us,
+        # to its end, so it covers everything we consumed.
+        self.records.sync(self.account_id, state, at_least=self.modseq)
+        return news
+
+    def _poll(self, state: AccountState | None) -> bool:
+        if state is not None and state.modseq == self.modseq:
+            # Nothing changed in the account (destroying a mailbox bumps its modseq too).
+            return self.has_news()
         if state is None or self.store.mailbox(self.account_id, self.mailbox_id) is None:
             # Account or mailbox deleted: everything is expunged.
             self._expunged.update(self.uids)
             self._new.clear()
             return bool(self.uids)
-        if state.modseq == self.modseq:
-            return self.has_news()
         if state.changes_floor > self.modseq:
             self._resync()
             self.modseq = state.modseq
             return self.has_news()
         visible = set(self.uids)
-        changed_emails: set[int] = set()
-        for modseq, entries in self.store.changes_since(self.account_id, self.modseq):
+        changes = self.store.changes_since(self.account_id, self.modseq)
+        # The shared records, if they stand where this view stood, take the same entries
+        # (no second scan of the log in RecordCache.sync).
+        self.records.advance(self.account_id, self.modseq, changes)
+        for modseq, entries in changes:
             for e in entries:
-                if e.type == "Email" and e.op != "c":
-                    changed_emails.add(e.id)  # e.g. a thread merge: no "imap" entry for it
                 if e.type != "imap" or e.id != self.mailbox_id:
                     continue
-                self._drop_record(e.uid)
                 if e.op == "a":
                     if e.uid not in visible and e.uid not in self._new:
                         self._new.append(e.uid)
@@ -175,10 +231,6 @@ class SelectedMailbox:
                 elif e.op == "f" and (e.uid in visible or e.uid in self._new):
                     self._flags.add(e.uid)
             self.modseq = modseq
-        for eid in changed_emails:
-            cached = self._record_uid.get(eid)
-            if cached is not None:
-                self._drop_record(cached)
         for uid in self._new:
             found = self._lookup(uid)
             if found is not None:
@@ -192,8 +244,6 @@ class SelectedMailbox:
 
     def _resync(self) -> None:
         """History was compacted past our modseq: compare UID lists instead."""
-        self._records.clear()
-        self._record_uid.clear()
         current = dict(self.store.mailbox_uids(self.account_id, self.mailbox_id))
         visible = set(self.uids)
         self._expunged.update(visible - set(current))

@@ -8,6 +8,7 @@ a change to the session's account.
 from __future__ import annotations
 
 import logging
+import socket
 import ssl
 import uuid
 import zlib
@@ -27,6 +28,7 @@ log = logging.getLogger(__name__)
 
 RECEIVE_SIZE = 65536
 TLS_HANDSHAKE_TIMEOUT = 30.0
+_TCP_QUICKACK: int | None = getattr(socket, "TCP_QUICKACK", None)  # Linux only
 
 
 class _Closed(Exception):
@@ -70,8 +72,12 @@ class _Connection:
         self.session = session
         self.ctx = ctx
         self.framer = self._new_framer()
-        # IDLE writes from two tasks (news/keepalive and the reader's timeout BYE).
+        # IDLE writes from two tasks (news/keepalive and the reader's timeout BYE); outside
+        # IDLE one task does everything, and taking the lock would cost a scheduler pass.
         self._send_lock = trio.Lock()
+        self._idling = False
+        # The TCP socket under any TLS/COMPRESS layers, for the delayed-ACK nudge in fill().
+        self._tcp: trio.socket.SocketType | None = getattr(stream, "socket", None)
 
     def _new_framer(self) -> ImapFramer:
         limits = self.ctx.limits
@@ -86,7 +92,10 @@ class _Connection:
     async def send(self, data: bytes) -> None:
         if data:
             try:
-                async with self._send_lock:
+                if self._idling:
+                    async with self._send_lock:
+                        await self.stream.send_all(data)
+                else:
                     await self.stream.send_all(data)
             except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
                 raise _Closed from exc
@@ -94,7 +103,10 @@ class _Connection:
     async def fill(self) -> None:
         """Reads more bytes into the framer, under the idle or command timeout."""
         limits = self.ctx.limits
-        timeout = limits.command_timeout if self.framer.buffered else limits.idle_timeout
+        started = self.framer.mid_command
+        if started:
+            self._ack_now()
+        timeout = limits.command_timeout if started else limits.idle_timeout
         with trio.move_on_after(timeout) as scope:
             try:
                 data = await self.stream.receive_some(RECEIVE_SIZE)
@@ -104,6 +116,22 @@ class _Connection:
             await self.send(b"* BYE Idle timeout, closing connection\r\n")
             raise _Closed
         self.framer.receive_data(bytes(data))
+
+    def _ack_now(self) -> None:
+        """Mid-command (typically between a literal and the CRLF that ends its command line):
+        acknowledge what arrived at once instead of after the kernel's delayed-ACK timer.
+
+        Clients that write a literal and its closing CRLF in two writes (Python's imaplib,
+        among others) with Nagle's algorithm on hold the CRLF back until the literal is
+        acknowledged, and the server has nothing to send yet: every APPEND then stalls for the
+        delayed ACK (40 ms on Linux).  Setting TCP_QUICKACK sends the pending ACK now (tcp(7));
+        it is not sticky, hence once per partial read."""
+        if self._tcp is None or _TCP_QUICKACK is None:
+            return
+        try:
+            self._tcp.setsockopt(socket.IPPROTO_TCP, _TCP_QUICKACK, 1)
+        except OSError:
+            self._tcp = None  # not TCP (a socketpair in tests): nothing to nudge
 
     async def next_frame(self) -> Frame | LineFrame | FrameError | None:
         while True:
@@ -193,6 +221,7 @@ class _Connection:
 
         unsubscribe = self.ctx.store.feed.subscribe(on_change)
         done: list[bytes | None] = []
+        self._idling = True
         try:
             await self.send(b"+ idling\r\n" + session.news(allow_expunge=True))
             self.framer.expect_line(tag)
@@ -233,6 +262,7 @@ class _Connection:
                 nursery.start_soon(reader)
                 nursery.start_soon(notifier)
         finally:
+            self._idling = False
             unsubscribe()
         line = done[0] if done else None
         if line is None:

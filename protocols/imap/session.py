@@ -21,9 +21,9 @@ from store import MailError
 from . import commands as C
 from .context import ImapContext
 from .errors import response_for_error
+from .flags import flags_item
 from .selected import SelectedMailbox, Untagged
 from .serializer import ResponseCode, format_sequence_set, tagged, untagged, untagged_status
-from .values import Atom
 
 log = logging.getLogger(__name__)
 
@@ -279,11 +279,12 @@ class ImapSession:
             out.append(b"* %d EXISTS\r\n" % news.exists)
             if not self.rev2:
                 out.append(b"* %d RECENT\r\n" % (news.recent or 0))
+        recent = sel.recent
         for seq, uid, email in news.flag_updates:
-            items: list[Any] = [Atom("UID"), uid, Atom("FLAGS"), sel.flags_of(uid, email)]
+            line = b"* %d FETCH (UID %d %s" % (seq, uid, flags_item(email.keywords, uid in recent))
             if self.condstore:
-                items += [Atom("MODSEQ"), [email.modseq]]
-            out.append(self.line(seq, Atom("FETCH"), _atoms_in(items)))
+                line += b" MODSEQ (%d)" % email.modseq
+            out.append(line + b")\r\n")
         return b"".join(out)
 
     # -- sequence sets -------------------------------------------------------------------------
@@ -320,16 +321,3 @@ class ImapSession:
                 raise CommandFailed("BAD", "No messages in the mailbox")
             return []
         return [sel.uid_at(s) for s in seqset.iter(exists)]
-
-
-def _atoms_in(items: list[Any]) -> list[Any]:
-    """FLAGS lists hold flag atoms, not strings."""
-    out: list[Any] = []
-    for item in items:
-        if isinstance(item, list) and item and all(isinstance(x, str) for x in item):
-            out.append([Atom(x) for x in item])
-        elif isinstance(item, list) and not item:
-            out.append([])
-        else:
-            out.append(item)
-    return out

@@ -48,6 +48,7 @@ from tests.bench.lmtp import LmtpLoad, run_lmtp_load
 from tests.bench.messages import make_message
 from tests.bench.procs import (
     BenchError,
+    descendants,
     free_port,
     git_commit,
     machine_info,
@@ -69,6 +70,9 @@ class ImapBenchTarget(Protocol):
     host: str
     lmtp_port: int
     imap_port: int
+
+    @property
+    def pid(self) -> int | None: ...
 
     def peak_rss(self) -> object: ...
 
@@ -103,6 +107,18 @@ class _SessionReport:
     login_s: float
     fetch_all_s: float
     errors: tuple[str, ...]
+    latencies: tuple[tuple[str, float], ...] = ()  # (command kind, seconds) in session order
+
+
+@dataclass(frozen=True, slots=True)
+class CommandLatency:
+    """Wall time of one kind of command, over every client's instances of it."""
+
+    kind: str
+    count: int
+    median_ms: float
+    mean_ms: float
+    total_s: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +140,14 @@ class ImapFigures:
     stored_messages: int | None
     peak_rss_kib: int | None
     errors: tuple[str, ...]
+    latencies: tuple[CommandLatency, ...] = ()
+    server_cpu_s: float | None = None  # user + system CPU of the server tree during sessions
+
+    @property
+    def cpu_ms_per_command(self) -> float | None:
+        if self.server_cpu_s is None or not self.commands:
+            return None
+        return self.server_cpu_s * 1000 / self.commands
 
     @property
     def rate(self) -> float:
@@ -256,6 +280,8 @@ def _session_worker(
     errors: list[str] = []
     commands = 0
     fetch_all_s = login_s = 0.0
+    latencies: list[tuple[str, float]] = []
+
     conn = imaplib.IMAP4(host, port, timeout=300)
     t0 = time.monotonic()
     conn.login(USER, PASSWORD)
@@ -264,17 +290,22 @@ def _session_worker(
     start = time.monotonic()
     cpu_start = time.process_time()
     try:
+        t0 = time.monotonic()
         _check(conn.select("INBOX"), "SELECT")
+        latencies.append(("SELECT", time.monotonic() - t0))
         commands += 1
         t0 = time.monotonic()
         data = _check(conn.fetch("1:*", "(UID FLAGS ENVELOPE)"), "FETCH 1:*")
         fetch_all_s = time.monotonic() - t0
+        latencies.append(("FETCH 1:* envelopes", fetch_all_s))
         commands += 1
         uids = _fetched_uids(data)
         if len(uids) < plan.mailbox:
             raise BenchError(f"FETCH 1:* returned {len(uids)} messages, not {plan.mailbox}")
         for uid in rng.sample(uids, plan.body_fetches):
+            t0 = time.monotonic()
             body = _check(conn.uid("FETCH", str(uid), "(BODY.PEEK[])"), "UID FETCH BODY[]")
+            latencies.append(("UID FETCH BODY.PEEK[]", time.monotonic() - t0))
             if not any(isinstance(x, tuple) and len(x[1]) > 1000 for x in body):
                 raise BenchError(f"UID FETCH {uid} BODY.PEEK[] returned no body: {body!r}"[:300])
             commands += 1
@@ -282,24 +313,37 @@ def _session_worker(
             op, flag = (("+FLAGS", "(\\Flagged)"), ("+FLAGS", "(\\Seen)"), ("-FLAGS", "(\\Seen)"))[
                 n % 3
             ]
+            t0 = time.monotonic()
             _check(conn.uid("STORE", str(uid), op, flag), "UID STORE")
+            latencies.append(("UID STORE", time.monotonic() - t0))
             commands += 1
         for n in range(plan.searches):
-            _check(conn.uid("SEARCH", *SEARCHES[n % len(SEARCHES)]), "UID SEARCH")
+            criteria = SEARCHES[n % len(SEARCHES)]
+            t0 = time.monotonic()
+            _check(conn.uid("SEARCH", *criteria), "UID SEARCH")
+            latencies.append((f"UID SEARCH {criteria[0]}", time.monotonic() - t0))
             commands += 1
         mine: list[bytes] = []
         for raw in appends:
+            t0 = time.monotonic()
             reply = _check(conn.append("INBOX", "(\\Seen)", None, raw), "APPEND")
+            latencies.append(("APPEND", time.monotonic() - t0))
             m = _APPENDUID.search(b" ".join(x for x in reply if isinstance(x, bytes)))
             if m is None:
                 raise BenchError(f"APPEND answered without APPENDUID: {reply!r}")
             mine.append(m[1])
             commands += 1
         uidset = b",".join(mine).decode()
+        t0 = time.monotonic()
         _check(conn.uid("STORE", uidset, "+FLAGS.SILENT", "(\\Deleted)"), "UID STORE \\Deleted")
+        latencies.append(("UID STORE \\Deleted", time.monotonic() - t0))
+        t0 = time.monotonic()
         _check(conn.uid("EXPUNGE", uidset), "UID EXPUNGE")
+        latencies.append(("UID EXPUNGE", time.monotonic() - t0))
         commands += 2
+        t0 = time.monotonic()
         conn.logout()
+        latencies.append(("LOGOUT", time.monotonic() - t0))
         commands += 1
     except (OSError, imaplib.IMAP4.error, BenchError) as exc:
         errors.append(f"client {index}: {type(exc).__name__}: {exc}"[:300])
@@ -313,6 +357,7 @@ def _session_worker(
             login_s,
             fetch_all_s,
             tuple(errors),
+            tuple(latencies),
         )
     )
 
@@ -325,6 +370,54 @@ class _SessionsResult:
     login_median_s: float
     fetch_all_median_s: float
     errors: tuple[str, ...]
+    latencies: tuple[CommandLatency, ...] = ()
+
+
+def command_latencies(reports: Sequence[_SessionReport]) -> tuple[CommandLatency, ...]:
+    """Per command kind, in session order: the workers run their commands one after the other,
+    so a kind's share of the summed wall time is its share of the run."""
+    by_kind: dict[str, list[float]] = {}
+    for r in reports:
+        for kind, seconds in r.latencies:
+            by_kind.setdefault(kind, []).append(seconds)
+    return tuple(
+        CommandLatency(
+            kind=kind,
+            count=len(values),
+            median_ms=statistics.median(values) * 1000,
+            mean_ms=statistics.fmean(values) * 1000,
+            total_s=sum(values),
+        )
+        for kind, values in by_kind.items()
+    )
+
+
+def process_tree_cpu_s(pid: int | None) -> float | None:
+    """User + system CPU seconds of ``pid`` and its live descendants, including the children
+    they have reaped (``cutime``/``cstime``): Dovecot's per-connection imap processes exit at
+    LOGOUT and their time moves to the master once it reaps them."""
+    if pid is None:
+        return None
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    found = False
+    for _ in range(5):  # a short-lived child may vanish while the tree is walked
+        try:
+            tree = descendants(pid)
+            break
+        except OSError:
+            continue
+    else:
+        return None
+    for p in tree:
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        # fields[0] is field 3 (state); utime..cstime are fields 14..17 (proc(5)).
+        total += sum(int(x) for x in fields[11:15])
+        found = True
+    return total / ticks if found else None
 
 
 def run_sessions(host: str, port: int, plan: ImapPlan, timeout: float = 900.0) -> _SessionsResult:
@@ -358,6 +451,7 @@ def run_sessions(host: str, port: int, plan: ImapPlan, timeout: float = 900.0) -
         login_median_s=statistics.median(r.login_s for r in reports),
         fetch_all_median_s=statistics.median(r.fetch_all_s for r in reports),
         errors=tuple(e for r in reports for e in r.errors),
+        latencies=command_latencies(reports),
     )
 
 
@@ -501,7 +595,12 @@ def measure_imap(target: ImapBenchTarget, plan: ImapPlan) -> ImapFigures:
     if have != plan.mailbox:
         raise BenchError(f"mailbox holds {have} messages after delivering {plan.mailbox}")
     print(f"  {target.name}: mailbox of {have} messages delivered", flush=True)
+    cpu_before = process_tree_cpu_s(target.pid)
     sessions = run_sessions(target.host, target.imap_port, plan)
+    cpu_after = process_tree_cpu_s(target.pid)
+    server_cpu = (
+        cpu_after - cpu_before if cpu_before is not None and cpu_after is not None else None
+    )
     rate = sessions.commands / sessions.seconds if sessions.seconds else 0.0
     print(
         f"  {target.name}: {plan.clients} clients: {rate:8.1f} commands/s "
@@ -536,6 +635,8 @@ def measure_imap(target: ImapBenchTarget, plan: ImapPlan) -> ImapFigures:
         stored_messages=stored,
         peak_rss_kib=getattr(rss, "total_kib", None),
         errors=(sessions.errors + idle_errors)[:10],
+        latencies=sessions.latencies,
+        server_cpu_s=server_cpu,
     )
 
 
@@ -576,7 +677,14 @@ def format_imap_table(figures: list[ImapFigures], plan: ImapPlan, notes: list[st
         "FETCH 1:* s = median time of the all-envelopes FETCH; RSS = sum of peak RSS over "
         "the server's process tree (one process for stalwart-py)"
     )
+    lines.extend(format_latency_table(figures))
     for f in figures:
+        cpu = f.cpu_ms_per_command
+        if cpu is not None:
+            lines.append(
+                f"server CPU during {f.server} sessions: {f.server_cpu_s:.2f} s, "
+                f"{cpu:.2f} ms per command (user + system of the process tree)"
+            )
         lines.append(
             f"load generator CPU during {f.server} sessions: {f.client_cores:.2f} cores "
             f"of {os.cpu_count()}"
@@ -587,6 +695,27 @@ def format_imap_table(figures: list[ImapFigures], plan: ImapPlan, notes: list[st
             lines.append(f"! {f.server}: {err}")
     lines.extend(f"note: {note}" for note in notes)
     return "\n".join(lines)
+
+
+def format_latency_table(figures: list[ImapFigures]) -> list[str]:
+    """Median (and summed) wall time per command kind, one column pair per server."""
+    shown = [f for f in figures if f.latencies]
+    if not shown:
+        return []
+    kinds: list[str] = []
+    for f in shown:
+        kinds += [c.kind for c in f.latencies if c.kind not in kinds]
+    header = f"{'command (median ms / summed s)':<32}" + "".join(f" {f.server:>20}" for f in shown)
+    lines = ["", header, "-" * len(header)]
+    for kind in kinds:
+        row = f"{kind:<32}"
+        for f in shown:
+            c = next((c for c in f.latencies if c.kind == kind), None)
+            cell = f"{c.median_ms:.2f} / {c.total_s:.2f}" if c is not None else "-"
+            row += f" {cell:>20}"
+        lines.append(row)
+    lines.append("")
+    return lines
 
 
 def imap_ratios(figures: list[ImapFigures]) -> list[dict[str, float]]:

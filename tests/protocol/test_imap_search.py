@@ -120,6 +120,51 @@ def test_full_text_search(env: Env) -> None:
     w.cmd("a4 SEARCH TEXT recipes").expect(["* SEARCH 3"], "a4 OK SEARCH completed")
 
 
+def test_envelope_field_keys_match_substrings_at_once(env: Env) -> None:
+    """SUBJECT, FROM, TO, CC, BCC: "contains the specified string" (RFC 9051 §6.4.4), case-
+    insensitively, on the decoded field; no waiting for the full-text index."""
+    w = mailbox(env)
+    w.cmd("a1 SEARCH SUBJECT ebra").expect(["* SEARCH 1 2 4"], "a1 OK SEARCH completed")
+    w.cmd('a2 SEARCH SUBJECT "A CROSS"').expect(["* SEARCH 1 2 4"], "a2 OK SEARCH completed")
+    w.cmd("a3 SEARCH SUBJECT zebras").expect(["* SEARCH"], "a3 OK SEARCH completed")
+    w.cmd("a4 SEARCH FROM c.test").expect(["* SEARCH 1"], "a4 OK SEARCH completed")
+    w.cmd("a5 SEARCH FROM CAROL").expect(["* SEARCH 1"], "a5 OK SEARCH completed")
+    w.cmd('a6 SEARCH FROM "Aaron <zed@"').expect(["* SEARCH 5"], "a6 OK SEARCH completed")
+    w.cmd("a7 SEARCH TO bob@example").expect(["* SEARCH 1 2 3 4 5"], "a7 OK SEARCH completed")
+    w.cmd("a8 SEARCH CC bob").expect(["* SEARCH"], "a8 OK SEARCH completed")
+    w.cmd('a9 SEARCH SUBJECT ""').expect(["* SEARCH 1 2 3 4 5"], "a9 OK SEARCH completed")
+    w.cmd("b1 SEARCH NOT FROM a.test SUBJECT re:").expect(["* SEARCH 4"], "b1 OK SEARCH completed")
+
+
+def test_searches_see_other_sessions_and_deliveries(env: Env) -> None:
+    """Records are shared between sessions: a change from another session, or from LMTP, must
+    still show in the next command of every session (RFC 9051 §7: no stale data)."""
+    w = mailbox(env)
+    user = env.user()
+    other = env.session(user)
+    for i, data in enumerate(MESSAGES[:3]):
+        assert other.cmd_literals(f"p{i} APPEND INBOX ", data, "").status == "OK"
+    other.cmd("s1 SELECT INBOX")
+    w2 = env.session(user)
+    w2.cmd("s2 SELECT INBOX")
+    other.cmd("c1 SEARCH FLAGGED").expect(["* SEARCH"], "c1 OK SEARCH completed")
+    w2.cmd("c2 STORE 2 +FLAGS (\\Flagged)")
+    other.cmd("c3 SEARCH FLAGGED").expect(
+        ["* SEARCH 2", "* 2 FETCH (UID 2 FLAGS (\\Flagged \\Recent))"], "c3 OK SEARCH completed"
+    )
+    other.cmd("c4 FETCH 2 (FLAGS)").expect(
+        ["* 2 FETCH (FLAGS (\\Flagged \\Recent))"], "c4 OK FETCH completed"
+    )
+    env.deliver(user, MESSAGES[4])
+    other.cmd("c5 NOOP").expect(["* 4 EXISTS", "* 4 RECENT"], "c5 OK NOOP completed")
+    other.cmd("c6 SEARCH FROM zed").expect(["* SEARCH 4"], "c6 OK SEARCH completed")
+    w2.cmd("c7 STORE 4 +FLAGS.SILENT (\\Deleted)")
+    w2.cmd("c8 EXPUNGE")
+    other.cmd("c9 SEARCH DELETED").expect(["* SEARCH"], "c9 OK SEARCH completed")
+    # The first mailbox's sessions were untouched by all this.
+    w.cmd("d1 SEARCH FLAGGED").expect(["* SEARCH 2"], "d1 OK SEARCH completed")
+
+
 def test_esearch_return_options(env: Env) -> None:
     w = mailbox(env)
     w.cmd("a1 SEARCH RETURN (MIN MAX COUNT) UNSEEN").expect(

@@ -99,6 +99,24 @@ def test_continuation_is_sent_before_the_literal_arrives() -> None:
     assert frame.literals == (FrameLiteral(b"bob"),)
 
 
+def test_mid_command_covers_text_literals_and_the_line_after_them() -> None:
+    """The server acknowledges at once while a command is incomplete (see server._ack_now):
+    the framer says when that is, including right after a literal was consumed whole."""
+    framer = ImapFramer()
+    assert not framer.mid_command
+    framer.receive_data(b"a1 APP")
+    assert framer.next_frame() is NEED_DATA and framer.mid_command
+    framer.receive_data(b"END INBOX {4}\r\n")
+    assert framer.next_frame() is NEED_DATA and framer.mid_command  # waiting for the literal
+    framer.receive_data(b"body")
+    assert framer.next_frame() is NEED_DATA
+    assert framer.buffered == 0 and framer.mid_command  # literal consumed, CRLF still due
+    framer.receive_data(b"\r\n")
+    assert isinstance(framer.next_frame(), Frame)
+    assert not framer.mid_command
+    assert framer.next_frame() is NEED_DATA and not framer.mid_command
+
+
 def test_non_synchronising_literal_plus() -> None:
     events, out = run_all_ways(b"a1 LOGIN {3+}\r\nbob {0+}\r\n\r\n")
     assert events == [

@@ -19,13 +19,12 @@ async def expunge_deleted(s: ImapSession, uids: list[int] | None) -> int:
     assert sel is not None
     store = s.ctx.store
     candidates = sel.uids if uids is None else uids
+    # The flags as of now, not as of the last poll: another session may just have set or
+    # cleared \Deleted.  Syncing the shared records with the current state gives that.
+    s.ctx.records.sync(s.account_id, store.account(s.account_id))
     ops: list[Any] = []
-    for uid in candidates:
-        eid = sel.email_ids.get(uid)
-        email = store.email(s.account_id, eid) if eid is not None else None
+    for _, email in sel.records_for(candidates):
         if email is None or KEYWORD_DELETED not in email.keywords:
-            continue
-        if email.uid_in(sel.mailbox_id) != uid:
             continue
         if len(email.mailboxes) == 1:
             ops.append(DestroyEmail(s.account_id, email.id))

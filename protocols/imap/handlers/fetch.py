@@ -8,7 +8,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
-from protocols.mime import ParsedMessage
+from protocols.mime import WIRE_VERSION, Envelope, ParsedMessage
 from store import Batch
 from store.batch import UpdateEmail
 from store.codec import unpack
@@ -17,8 +17,9 @@ from store.models import KEYWORD_SEEN, Email
 
 from .. import commands as C
 from .. import render
+from ..flags import flags_item
 from ..section import SectionSpec
-from ..serializer import format_sequence_set
+from ..serializer import encode_value, format_sequence_set
 from ..session import CommandFailed, Done, ImapSession
 from ..values import Atom, Literal, Raw
 
@@ -28,11 +29,11 @@ RENDER_CACHE_SIZE = 50_000
 _render_cache: OrderedDict[tuple[bytes, str], Raw] = OrderedDict()
 
 
-def _rendered(loader: Loader, kind: str, build: Callable[[ParsedMessage], Raw]) -> Raw:
+def _rendered(loader: Loader, kind: str, build: Callable[[Loader], Raw]) -> Raw:
     key = (loader.email.blob, kind)
     value = _render_cache.get(key)
     if value is None:
-        value = _render_cache[key] = build(loader.parsed)
+        value = _render_cache[key] = build(loader)
         if len(_render_cache) > RENDER_CACHE_SIZE:
             _render_cache.popitem(last=False)
     else:
@@ -67,18 +68,39 @@ class Loader:
         self.email = email
         self._parsed: ParsedMessage | None = None
         self._raw: bytes | None = None
+        self._wire: Any = None  # the unpacked metadata, () when there is none usable
+
+    @property
+    def wire(self) -> Any:
+        """The stored parse in its wire form (:meth:`ParsedMessage.to_wire`, a sequence), when
+        there is one of the current version: reading a few fields from it skips rebuilding the
+        MIME tree.  None otherwise."""
+        if self._wire is None:
+            meta = self.s.ctx.store.metadata(self.s.account_id, self.email.id)
+            wire = unpack(meta) if meta else None
+            usable = isinstance(wire, list | tuple) and len(wire) > 20 and wire[0] == WIRE_VERSION
+            self._wire = wire if usable else ()
+        return self._wire or None
 
     @property
     def parsed(self) -> ParsedMessage:
         if self._parsed is None:
-            meta = self.s.ctx.store.metadata(self.s.account_id, self.email.id)
-            if meta:
-                self._parsed = ParsedMessage.from_wire(unpack(meta))
+            wire = self.wire
+            if wire is not None:
+                self._parsed = ParsedMessage.from_wire(wire)
             else:
                 from protocols.mime import parse_message
 
                 self._parsed = parse_message(self.raw)
         return self._parsed
+
+    @property
+    def envelope(self) -> Envelope:
+        if self._parsed is None:
+            wire = self.wire
+            if wire is not None:
+                return Envelope.from_wire(wire[3])
+        return self.parsed.envelope
 
     @property
     def raw(self) -> bytes:
@@ -103,7 +125,7 @@ def _item_values(
     elif name == "RFC822.SIZE":
         out += [Atom("RFC822.SIZE"), email.size]
     elif name == "ENVELOPE":
-        out += [Atom("ENVELOPE"), _rendered(loader, "ENVELOPE", render.envelope)]
+        out += [Atom("ENVELOPE"), _rendered(loader, "ENVELOPE", _envelope)]
     elif name == "BODYSTRUCTURE":
         out += [Atom("BODYSTRUCTURE"), _rendered(loader, "BODYSTRUCTURE", _extensible)]
     elif name == "BODY" and item.section is None and not item.peek and item.partial is None:
@@ -114,7 +136,10 @@ def _item_values(
             spec = SectionSpec(text="HEADER")
         elif name == "RFC822.TEXT":
             spec = SectionSpec(text="TEXT")
-        data = render.section(loader.raw, loader.parsed, spec)
+        if not spec.part and spec.text is None:
+            data: bytes | None = loader.raw  # BODY[] / RFC822: the message as stored
+        else:
+            data = render.section(loader.raw, loader.parsed, spec)
         if data is None:
             raise CommandFailed("BAD", "Invalid section")
         label = name if name != "BODY" else section_name("BODY", item.section)
@@ -150,12 +175,38 @@ def _item_values(
         raise CommandFailed("BAD", f"Unknown FETCH item {name}")
 
 
-def _extensible(parsed: ParsedMessage) -> Raw:
-    return render.bodystructure(parsed, True)
+def _item_bytes(s: ImapSession, item: C.FetchItem, uid: int, loader: Loader) -> bytes:
+    """One FETCH item encoded: the common items directly, the rest through the values of
+    :func:`_item_values` (same bytes either way)."""
+    name = item.name
+    if name == "FLAGS":
+        sel = s.selected
+        assert sel is not None
+        return flags_item(loader.email.keywords, uid in sel.recent)
+    if name == "ENVELOPE":
+        return b"ENVELOPE " + _rendered(loader, "ENVELOPE", _envelope).data
+    if name == "RFC822.SIZE":
+        return b"RFC822.SIZE %d" % loader.email.size
+    if name == "MODSEQ":
+        return b"MODSEQ (%d)" % loader.email.modseq
+    if name == "UID":
+        return b""  # always written first
+    values: list[Any] = []
+    _item_values(s, item, uid, loader, values)
+    utf8 = s.utf8
+    return b" ".join(encode_value(v, utf8=utf8) for v in values)
 
 
-def _basic(parsed: ParsedMessage) -> Raw:
-    return render.bodystructure(parsed, False)
+def _envelope(loader: Loader) -> Raw:
+    return render.envelope_of(loader.envelope)
+
+
+def _extensible(loader: Loader) -> Raw:
+    return render.bodystructure(loader.parsed, True)
+
+
+def _basic(loader: Loader) -> Raw:
+    return render.bodystructure(loader.parsed, False)
 
 
 def _sets_seen(item: C.FetchItem) -> bool:
@@ -191,8 +242,7 @@ async def fetch(s: ImapSession, cmd: C.Fetch, out: list[bytes]) -> Done:
     emails: list[tuple[int, Email]] = []
     missing = False
     sel.poll()  # current flags; news found here is still reported after the command
-    for uid in uids:
-        email = sel.record(uid)
+    for uid, email in sel.records_for(uids):
         if email is None:
             missing = True  # expunged by another session, not yet reported (RFC 2180 §4.1.3)
             continue
@@ -214,15 +264,17 @@ async def fetch(s: ImapSession, cmd: C.Fetch, out: list[bytes]) -> Done:
             sel.forget_flag_news({uid for uid, e in emails if e.id in changed})
             if "FLAGS" not in names:
                 items.append(C.FetchItem("FLAGS"))
+    with_uid = cmd.uid or "UID" in names
     for uid, email in emails:
         seq = sel.seq_of(uid)
-        values: list[Any] = []
-        if cmd.uid or "UID" in names:
-            values += [Atom("UID"), uid]
+        assert seq is not None  # resolved from this view's UIDs, which polling leaves alone
         loader = Loader(s, email)
+        parts = [b"UID %d" % uid] if with_uid else []
         for item in items:
-            _item_values(s, item, uid, loader, values)
-        out.append(s.line(seq, Atom("FETCH"), values))
+            data = _item_bytes(s, item, uid, loader)
+            if data:
+                parts.append(data)
+        out.append(b"* %d FETCH (%s)\r\n" % (seq, b" ".join(parts)))
     if missing:
         return Done("Some messages were expunged", "EXPUNGEISSUED", "NO")
     return Done("FETCH completed")

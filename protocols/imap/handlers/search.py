@@ -1,14 +1,22 @@
 """SEARCH (RFC 9051 §6.4.4) with ESEARCH (RFC 4731), SEARCHRES (RFC 5182), WITHIN (RFC 5032),
 CONDSTORE MODSEQ (RFC 7162 §3.1.5), OBJECTID (RFC 8474); SORT and THREAD (RFC 5256, 5957).
 
-Text keys (BODY, TEXT, SUBJECT, FROM, TO, CC, BCC) are answered from the full-text index, so they
-match words and their stems rather than arbitrary substrings, as with Dovecot's FTS plugins.
-HEADER searches the stored header values as substrings (case-insensitive).
+A search key is compiled once into a predicate over (sequence number, UID, email record) and
+run over the selected mailbox's records, which come from the server-wide record cache
+(:mod:`protocols.imap.records`), so a search decodes nothing that did not change.
+
+SUBJECT, FROM, TO, CC and BCC match a case-insensitive substring of the decoded field, as
+§6.4.4 describes, from per-message header values cached by content
+(:mod:`protocols.imap.headerinfo`).  BODY and TEXT are answered from the full-text index, so
+they match words and their stems rather than arbitrary substrings, as with Dovecot's FTS
+plugins.  HEADER searches the stored header values as substrings (case-insensitive).
 """
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
+from collections.abc import Callable
 from typing import Any
 
 from protocols.mime import header_values
@@ -19,27 +27,45 @@ from store.models import Email
 from .. import commands as C
 from .. import sortthread
 from ..flags import SYSTEM_TO_KEYWORD
+from ..headerinfo import HeaderInfo, header_info, header_info_of, header_info_of_wire
 from ..serializer import format_sequence_set
 from ..session import CommandFailed, Done, ImapSession
 from .fetch import Loader
 
-_TEXT_FIELD = {
-    "BODY": "body",
-    "TEXT": "text",
-    "SUBJECT": "subject",
-    "FROM": "from",
-    "TO": "to",
-    "CC": "cc",
-    "BCC": "bcc",
-}
+# Keys answered from the full-text index (the others are evaluated on the records).
+_TEXT_FIELD = {"BODY": "body", "TEXT": "text"}
+# The envelope text keys: HeaderInfo attribute of each.
+_HEADER_ATTR = {"SUBJECT": "subject", "FROM": "from_", "TO": "to", "CC": "cc", "BCC": "bcc"}
+_DAY = 86_400
+
+Predicate = Callable[[int, int, Email], bool]  # (seq, uid, email) -> matches
+Row = tuple[int, int, Email]  # (seq, uid, email)
+Filter = Callable[[list[Row]], list[Row]]  # rows in mailbox order -> the matching ones
 
 
-def _day(ts: int) -> dt.date:
-    return dt.datetime.fromtimestamp(ts, dt.UTC).date()
+def _all(rows: list[Row]) -> list[Row]:
+    return rows
+
+
+def _day_start(day: dt.date) -> int:
+    """Unix time of ``day`` 00:00 UTC: date keys compare whole UTC days."""
+    return calendar.timegm(day.timetuple())
+
+
+def _in_day_range(op: str, start: int) -> Callable[[int], bool]:
+    """BEFORE / ON / SINCE a day, as a test on a timestamp (RFC 9051 §6.4.4: the time of day
+    and the time zone are disregarded, i.e. whole days in UTC here)."""
+    if op == "BEFORE":
+        return lambda ts: ts < start
+    if op == "ON":
+        end = start + _DAY
+        return lambda ts: start <= ts < end
+    return lambda ts: ts >= start
 
 
 class Evaluator:
-    """Evaluates a search key against the selected mailbox's messages."""
+    """Compiles a search key against the selected mailbox, and keeps what it needs: full-text
+    hits, the highest MODSEQ a MODSEQ key saw, the per-message header values."""
 
     def __init__(self, s: ImapSession) -> None:
         self.s = s
@@ -53,7 +79,7 @@ class Evaluator:
     async def prepare(self, key: C.SearchKey) -> None:
         """Runs the full-text queries the key needs, once each."""
         for sub in _walk(key):
-            if isinstance(sub, C.SearchText) and sub.value.strip():
+            if isinstance(sub, C.SearchText) and sub.field in _TEXT_FIELD and sub.value.strip():
                 cache_key = (sub.field, sub.value)
                 if cache_key not in self.text_hits:
                     query: Query = Text(_TEXT_FIELD[sub.field], sub.value)
@@ -61,73 +87,193 @@ class Evaluator:
                         self.s.account_id, query
                     )
 
-    def matches(self, key: C.SearchKey, seq: int, uid: int, loader: Loader) -> bool:
-        email = loader.email
+    def header_info(self, email: Email) -> HeaderInfo:
+        return header_info(email.blob, lambda: _load_header_info(Loader(self.s, email)))
+
+    def compile(self, key: C.SearchKey) -> Filter:
+        """The key as a filter over the mailbox's rows (order kept).  AND narrows the rows key
+        by key, OR tries its right side only on what the left side left out, NOT keeps what
+        its key did not match: each key sees exactly the messages a per-message evaluation
+        with short-circuits would show it.  The common leaves are list comprehensions; the
+        rest apply a per-message predicate."""
         if isinstance(key, C.SearchAll):
-            return True
+            return _all
         if isinstance(key, C.SearchAnd):
-            return all(self.matches(k, seq, uid, loader) for k in key.keys)
+            filters = [self.compile(k) for k in key.keys]
+            if len(filters) == 1:
+                return filters[0]
+
+            def and_(rows: list[Row]) -> list[Row]:
+                for f in filters:
+                    if not rows:
+                        break
+                    rows = f(rows)
+                return rows
+
+            return and_
         if isinstance(key, C.SearchOr):
-            return self.matches(key.left, seq, uid, loader) or self.matches(
-                key.right, seq, uid, loader
-            )
+            left, right = self.compile(key.left), self.compile(key.right)
+
+            def or_(rows: list[Row]) -> list[Row]:
+                first = left(rows)
+                if len(first) == len(rows):
+                    return rows
+                matched = {r[1] for r in first}
+                second = right([r for r in rows if r[1] not in matched])
+                if not second:
+                    return first
+                matched.update(r[1] for r in second)
+                return [r for r in rows if r[1] in matched]
+
+            return or_
         if isinstance(key, C.SearchNot):
-            return not self.matches(key.key, seq, uid, loader)
+            inner = self.compile(key.key)
+
+            def not_(rows: list[Row]) -> list[Row]:
+                hit = {r[1] for r in inner(rows)}
+                return [r for r in rows if r[1] not in hit]
+
+            return not_
+        fast = self._fast_filter(key)
+        if fast is not None:
+            return fast
+        pred = self.predicate(key)
+        return lambda rows: [r for r in rows if pred(*r)]
+
+    def _fast_filter(self, key: C.SearchKey) -> Filter | None:
+        """Flags, internal dates and envelope text, the keys clients send most, without a
+        function call per message."""
         if isinstance(key, C.SearchFlag):
-            return self._flag(key.flag, uid, email) == key.present
-        if isinstance(key, C.SearchText):
-            if not key.value.strip():
-                return True  # the empty string is a substring of everything
-            return email.id in self.text_hits[(key.field, key.value)]
-        if isinstance(key, C.SearchHeader):
-            values = header_values(loader.raw, loader.parsed.root, key.name)
-            if not key.value:
-                return bool(values)  # RFC 9051: empty string matches any message with it
-            needle = key.value.casefold()
-            return any(needle in v.casefold() for v in values)
-        if isinstance(key, C.SearchDate):
-            if key.sent:
-                ts = loader.parsed.sent_at
-                ts = email.received_at if ts is None else ts
-            else:
-                ts = email.received_at
-            day = _day(ts)
+            low = key.flag.lower()
+            if low in ("\\recent", "new"):
+                return None
+            kw = SYSTEM_TO_KEYWORD.get(low, low)
+            if key.present:
+                return lambda rows: [r for r in rows if kw in r[2].keywords]
+            return lambda rows: [r for r in rows if kw not in r[2].keywords]
+        if isinstance(key, C.SearchDate) and not key.sent:
+            start = _day_start(key.date)
             if key.op == "BEFORE":
-                return day < key.date
+                return lambda rows: [r for r in rows if r[2].received_at < start]
             if key.op == "ON":
-                return day == key.date
-            return day >= key.date
+                end = start + _DAY
+                return lambda rows: [r for r in rows if start <= r[2].received_at < end]
+            return lambda rows: [r for r in rows if r[2].received_at >= start]
+        if isinstance(key, C.SearchText) and key.field not in _TEXT_FIELD and key.value:
+            needle, attr = key.value.casefold(), _HEADER_ATTR[key.field]
+            info = self.header_info
+            return lambda rows: [r for r in rows if needle in getattr(info(r[2]), attr)]
+        return None
+
+    def predicate(self, key: C.SearchKey) -> Predicate:
+        """One key as a per-message predicate (any key, AND/OR/NOT included)."""
+        if isinstance(key, C.SearchAll):
+            return lambda seq, uid, email: True
+        if isinstance(key, C.SearchAnd):
+            preds = [self.predicate(k) for k in key.keys]
+            return lambda seq, uid, email: all(p(seq, uid, email) for p in preds)
+        if isinstance(key, C.SearchOr):
+            left, right = self.predicate(key.left), self.predicate(key.right)
+            return lambda seq, uid, email: left(seq, uid, email) or right(seq, uid, email)
+        if isinstance(key, C.SearchNot):
+            inner = self.predicate(key.key)
+            return lambda seq, uid, email: not inner(seq, uid, email)
+        if isinstance(key, C.SearchFlag):
+            return self._flag(key.flag, key.present)
+        if isinstance(key, C.SearchText):
+            return self._text(key)
+        if isinstance(key, C.SearchHeader):
+            return self._header(key)
+        if isinstance(key, C.SearchDate):
+            test = _in_day_range(key.op, _day_start(key.date))
+            if not key.sent:
+                return lambda seq, uid, email: test(email.received_at)
+
+            def sent(seq: int, uid: int, email: Email) -> bool:
+                ts = self.header_info(email).sent_at
+                return test(email.received_at if ts is None else ts)
+
+            return sent
         if isinstance(key, C.SearchSize):
-            return email.size > key.size if key.op == "LARGER" else email.size < key.size
+            size = key.size
+            if key.op == "LARGER":
+                return lambda seq, uid, email: email.size > size
+            return lambda seq, uid, email: email.size < size
         if isinstance(key, C.SearchSeq):
-            if key.set.saved:
-                return uid in set(self.s.searchres)
-            if key.uid:
-                top = self.sel.uids[-1] if self.sel.uids else 1
-                return key.set.contains(uid, top)
-            return key.set.contains(seq, max(self.sel.exists, 1))
+            return self._seq(key)
         if isinstance(key, C.SearchModSeq):
-            if email.modseq >= key.modseq:
-                self.max_modseq = max(self.max_modseq, email.modseq)
-                return True
-            return False
+            floor = key.modseq
+
+            def modseq(seq: int, uid: int, email: Email) -> bool:
+                if email.modseq >= floor:
+                    self.max_modseq = max(self.max_modseq, email.modseq)
+                    return True
+                return False
+
+            return modseq
         if isinstance(key, C.SearchAge):
-            age = self.now - email.received_at
-            return age > key.seconds if key.op == "OLDER" else age <= key.seconds
+            now, seconds = self.now, key.seconds
+            if key.op == "OLDER":
+                return lambda seq, uid, email: now - email.received_at > seconds
+            return lambda seq, uid, email: now - email.received_at <= seconds
         if isinstance(key, C.SearchObjectId):
+            wanted = key.id
             if key.kind == "EMAILID":
-                return object_id("email", email.id) == key.id
-            return object_id("thread", email.thread_id) == key.id
+                return lambda seq, uid, email: object_id("email", email.id) == wanted
+            return lambda seq, uid, email: object_id("thread", email.thread_id) == wanted
         raise CommandFailed("BAD", f"Unsupported search key {type(key).__name__}")
 
-    def _flag(self, flag: str, uid: int, email: Email) -> bool:
+    def _flag(self, flag: str, present: bool) -> Predicate:
         low = flag.lower()
+        recent = self.sel.recent
         if low == "\\recent":
-            return uid in self.sel.recent
+            return lambda seq, uid, email: (uid in recent) == present
         if low == "new":  # parser may hand NEW/OLD through as flags
-            return uid in self.sel.recent and "$seen" not in email.keywords
+            return lambda seq, uid, email: (
+                (uid in recent and "$seen" not in email.keywords) == present
+            )
         keyword = SYSTEM_TO_KEYWORD.get(low, low)
-        return keyword in email.keywords
+        if present:
+            return lambda seq, uid, email: keyword in email.keywords
+        return lambda seq, uid, email: keyword not in email.keywords
+
+    def _text(self, key: C.SearchText) -> Predicate:
+        if not key.value.strip() and (key.field in _TEXT_FIELD or not key.value):
+            return lambda seq, uid, email: True  # the empty string is in everything
+        if key.field in _TEXT_FIELD:
+            hits = self.text_hits[(key.field, key.value)]
+            return lambda seq, uid, email: email.id in hits
+        needle, field = key.value.casefold(), key.field
+        return lambda seq, uid, email: needle in self.header_info(email).text(field)
+
+    def _header(self, key: C.SearchHeader) -> Predicate:
+        name, needle = key.name, key.value.casefold()
+
+        def header(seq: int, uid: int, email: Email) -> bool:
+            loader = Loader(self.s, email)
+            values = header_values(loader.raw, loader.parsed.root, name)
+            if not needle:
+                return bool(values)  # RFC 9051: empty string matches any message with it
+            return any(needle in v.casefold() for v in values)
+
+        return header
+
+    def _seq(self, key: C.SearchSeq) -> Predicate:
+        sel = self.sel
+        seqset = key.set
+        if seqset.saved:
+            saved = set(self.s.searchres)
+            return lambda seq, uid, email: uid in saved
+        if key.uid:
+            top = sel.uids[-1] if sel.uids else 1
+            return lambda seq, uid, email: seqset.contains(uid, top)
+        exists = max(sel.exists, 1)
+        return lambda seq, uid, email: seqset.contains(seq, exists)
+
+
+def _load_header_info(loader: Loader) -> HeaderInfo:
+    wire = loader.wire
+    return header_info_of(loader.parsed) if wire is None else header_info_of_wire(wire)
 
 
 def _walk(key: C.SearchKey) -> list[C.SearchKey]:
@@ -142,24 +288,16 @@ def _walk(key: C.SearchKey) -> list[C.SearchKey]:
     return out
 
 
-async def run_search(s: ImapSession, key: C.SearchKey) -> tuple[list[tuple[int, int, Loader]], int]:
-    """Matching (seq, uid, loader) in mailbox order, and the highest MODSEQ seen by MODSEQ keys."""
+async def run_search(s: ImapSession, key: C.SearchKey) -> tuple[list[tuple[int, int, Email]], int]:
+    """Matching (seq, uid, email) in mailbox order, and the highest MODSEQ seen by MODSEQ keys."""
     sel = s.selected
     assert sel is not None
     if any(isinstance(k, C.SearchModSeq) for k in _walk(key)):
         s.condstore = True
     ev = Evaluator(s)
     await ev.prepare(key)
-    hits: list[tuple[int, int, Loader]] = []
     sel.poll()  # current flags; news found here is still reported after the command
-    for seq, uid in enumerate(sel.uids, start=1):
-        email = sel.record(uid)
-        if email is None:
-            continue
-        loader = Loader(s, email)
-        if ev.matches(key, seq, uid, loader):
-            hits.append((seq, uid, loader))
-    return hits, ev.max_modseq
+    return ev.compile(key)(sel.rows()), ev.max_modseq
 
 
 async def search(s: ImapSession, cmd: C.Search, out: list[bytes]) -> Done:
@@ -210,22 +348,24 @@ async def search(s: ImapSession, cmd: C.Search, out: list[bytes]) -> Done:
     return Done("SEARCH completed")
 
 
-def _sort_messages(hits: list[tuple[int, int, Loader]]) -> list[sortthread.SortMessage]:
+def _sort_messages(
+    s: ImapSession, hits: list[tuple[int, int, Email]]
+) -> list[sortthread.SortMessage]:
     return [
         sortthread.SortMessage.from_parsed(
-            loader.parsed,
+            Loader(s, email).parsed,
             seq=seq,
             uid=uid,
-            internal_date=loader.email.received_at,
-            size=loader.email.size,
+            internal_date=email.received_at,
+            size=email.size,
         )
-        for seq, uid, loader in hits
+        for seq, uid, email in hits
     ]
 
 
 async def sort(s: ImapSession, cmd: C.Sort, out: list[bytes]) -> Done:
     hits, _ = await run_search(s, cmd.search)
-    ordered = sortthread.sort(_sort_messages(hits), [(c.key, c.reverse) for c in cmd.criteria])
+    ordered = sortthread.sort(_sort_messages(s, hits), [(c.key, c.reverse) for c in cmd.criteria])
     numbers = [m.uid if cmd.uid else m.seq for m in ordered]
     out.append(b"* SORT" + b"".join(b" %d" % n for n in numbers) + b"\r\n")
     return Done("SORT completed")
@@ -233,7 +373,7 @@ async def sort(s: ImapSession, cmd: C.Sort, out: list[bytes]) -> Done:
 
 async def thread(s: ImapSession, cmd: C.Thread, out: list[bytes]) -> Done:
     hits, _ = await run_search(s, cmd.search)
-    messages = _sort_messages(hits)
+    messages = _sort_messages(s, hits)
     if cmd.algorithm == "REFERENCES":
         tree = sortthread.thread_references(messages)
     elif cmd.algorithm == "ORDEREDSUBJECT":

@@ -42,13 +42,18 @@ async def select(s: ImapSession, cmd: C.Select, out: list[bytes]) -> Done:
         # IMAP4rev2 has no \Recent (RFC 9051 Appendix E): such a session claims none.
         recent = None if s.rev2 else s.ctx.recent
         sel = SelectedMailbox(
-            s.ctx.store, s.account_id, mb.id, read_only=cmd.readonly, recent=recent
+            s.ctx.store,
+            s.account_id,
+            mb.id,
+            read_only=cmd.readonly,
+            recent=recent,
+            records=s.ctx.records,
         )
     except LookupError as exc:
         raise CommandFailed("NO", "No such mailbox", "NONEXISTENT") from exc
     s.selected = sel
     s.state = State.SELECTED
-    in_use = {k for uid in sel.uids for k in _keywords(s, sel, uid)}
+    in_use = {k for _, _, email in sel.rows() for k in email.keywords}
     keywords = sorted(in_use - set(KEYWORD_TO_SYSTEM))
     flags = [Atom(f) for f in (*SYSTEM_FLAGS, *keywords)]
     out.append(s.line(Atom("FLAGS"), flags))
@@ -76,14 +81,11 @@ async def select(s: ImapSession, cmd: C.Select, out: list[bytes]) -> Done:
     return Done(f"{'EXAMINE' if cmd.readonly else 'SELECT'} completed", code)
 
 
-def _keywords(s: ImapSession, sel: SelectedMailbox, uid: int) -> tuple[str, ...]:
-    email = sel.record(uid)
-    return email.keywords if email is not None else ()
-
-
 def _first_unseen(s: ImapSession, sel: SelectedMailbox) -> int:
-    for seq, uid in enumerate(sel.uids, start=1):
-        if "$seen" not in _keywords(s, sel, uid):
+    seq = 0
+    for _, email in sel.records_for(sel.uids):
+        seq += 1
+        if email is None or "$seen" not in email.keywords:
             return seq
     return 0
 

@@ -1,0 +1,96 @@
+"""The few decoded header values SEARCH compares, cached by message content.
+
+SUBJECT, FROM, TO, CC and BCC (RFC 9051 §6.4.4) match "messages that contain the specified
+string" in that field: a case-insensitive substring of the decoded field.  Sent-date keys read
+the Date: header.  These are functions of the message bytes alone, so they are cached by blob
+digest (content-addressed, so never stale), shared by every session and account, and a search
+over a mailbox decodes each message's stored parse once, not once per search.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from protocols.mime import Address, ParsedMessage
+
+MAX_CACHED = 50_000  # like the ENVELOPE/BODYSTRUCTURE render cache (handlers/fetch.py)
+
+
+@dataclass(frozen=True, slots=True)
+class HeaderInfo:
+    """Case-folded search text of the envelope fields, and the Date: header."""
+
+    subject: str
+    from_: str
+    to: str
+    cc: str
+    bcc: str
+    sent_at: int | None
+
+    def text(self, field: str) -> str:
+        """The case-folded text of ``SUBJECT``/``FROM``/``TO``/``CC``/``BCC``."""
+        if field == "SUBJECT":
+            return self.subject
+        if field == "FROM":
+            return self.from_
+        if field == "TO":
+            return self.to
+        if field == "CC":
+            return self.cc
+        return self.bcc
+
+
+def _address_text(name: str | None, email: str) -> str:
+    return f"{name} <{email}>" if name else email
+
+
+def _addresses(addrs: tuple[Address, ...]) -> str:
+    """``Name <local@domain>, other@domain``: a needle may name either part, or both."""
+    return ", ".join(_address_text(a.name, a.email) for a in addrs).casefold()
+
+
+def _wire_addresses(items: Sequence[Any]) -> str:
+    return ", ".join(_address_text(a[0], a[1]) for a in items).casefold()
+
+
+def header_info_of(parsed: ParsedMessage) -> HeaderInfo:
+    return HeaderInfo(
+        subject=(parsed.subject or "").casefold(),
+        from_=_addresses(parsed.from_),
+        to=_addresses(parsed.to),
+        cc=_addresses(parsed.cc),
+        bcc=_addresses(parsed.bcc),
+        sent_at=parsed.sent_at,
+    )
+
+
+def header_info_of_wire(wire: Sequence[Any]) -> HeaderInfo:
+    """The same from :meth:`ParsedMessage.to_wire` output (current ``WIRE_VERSION``), without
+    rebuilding the MIME tree: sent_at, subject, from, to, cc and bcc are fields 7, 8, 9, 12,
+    13 and 14 there."""
+    return HeaderInfo(
+        subject=(wire[8] or "").casefold(),
+        from_=_wire_addresses(wire[9]),
+        to=_wire_addresses(wire[12]),
+        cc=_wire_addresses(wire[13]),
+        bcc=_wire_addresses(wire[14]),
+        sent_at=wire[7],
+    )
+
+
+_cache: OrderedDict[bytes, HeaderInfo] = OrderedDict()
+
+
+def header_info(blob: bytes, load: Callable[[], HeaderInfo]) -> HeaderInfo:
+    """The message's :class:`HeaderInfo`; ``load`` builds it on a cache miss."""
+    info = _cache.get(blob)
+    if info is None:
+        info = _cache[blob] = load()
+        if len(_cache) > MAX_CACHED:
+            _cache.popitem(last=False)
+    else:
+        _cache.move_to_end(blob)
+    return info
