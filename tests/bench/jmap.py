@@ -15,6 +15,10 @@ One stalwart-py account, one data directory reused by every phase:
    the wall time from the first worker starting to the last one finishing. Every response's
    status is checked, and every 25th one is decoded and verified in full (3 method responses,
    50 emails with a subject). The client's own CPU is reported, in cores.
+   (c) The same request on ``connections`` connections again while one LMTP connection in the
+   bench process delivers ``deliveries_per_second`` unmarked messages into the same account
+   (each one changes the mailbox under the server's cached answers); afterwards those messages
+   are destroyed over JMAP, so the data directory keeps its size.
 3. The mailbox is topped up to ``text_messages`` messages (default 100,000: that takes minutes;
    the delivery time is printed), the full-text index is awaited (the text query's total must
    reach the exact number of marked messages), then ``queries`` sequential ``Email/query``
@@ -34,6 +38,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import dataclasses
 import http.client
 import json
 import multiprocessing
@@ -43,6 +48,7 @@ import smtplib
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -95,6 +101,7 @@ class JmapPlan:
     seconds: float = 10.0
     queries: int = 200
     delivery_connections: int = 4
+    deliveries_per_second: float = 20.0  # (c): LMTP deliveries during a run; 0 skips it
 
 
 # -- the server ---------------------------------------------------------------------------------
@@ -498,6 +505,7 @@ class Throughput:
     verified: int
     errors: tuple[str, ...]
     server_cpu_s: float = 0.0
+    delivered: int = 0  # (c): messages delivered over LMTP during the run
 
     @property
     def rate(self) -> float:
@@ -550,6 +558,97 @@ def run_load(
         errors=tuple(e for r in reports for e in r.errors)[:10],
         server_cpu_s=cpu_used,
     )
+
+
+# -- workload (c): requests/s while mail arrives ------------------------------------------------
+
+
+class _Trickle:
+    """Delivers unmarked generator messages over one LMTP connection at ``rate`` per second
+    from a thread, until stopped (the mailbox then changes under the cached answers)."""
+
+    def __init__(self, host: str, port: int, rate: float, first: int) -> None:
+        self.host, self.port, self.rate = host, port, rate
+        self.next_index = first
+        self.delivered = 0
+        self.error = ""
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="lmtp-trickle", daemon=True)
+
+    def __enter__(self) -> _Trickle:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(60)
+
+    def _run(self) -> None:
+        try:
+            client = smtplib.LMTP(self.host, self.port, timeout=60)
+            client.ehlo("bench.trickle")
+            due = time.monotonic()
+            while not self._stop.is_set():
+                if self.next_index % MARK_EVERY == 0:  # keep (b)'s marked count unchanged
+                    self.next_index += 1
+                sender, data = marked_message(self.next_index)
+                self.next_index += 1
+                client.sendmail(sender, [USER], data)
+                self.delivered += 1
+                due += 1 / self.rate
+                self._stop.wait(max(0.0, due - time.monotonic()))
+            client.quit()
+        except (OSError, smtplib.SMTPException) as exc:
+            self.error = f"{type(exc).__name__}: {exc}"
+
+
+def remove_newest(host: str, port: int, account: Account, count: int) -> None:
+    """Destroy the ``count`` most recently received emails (what a trickle delivered), so that
+    a prepared data dir keeps its size for the next run."""
+    client = JmapClient(host, port)
+    try:
+        while count > 0:
+            batch = min(count, 500)
+            [[_, query, _], [name, result, _]] = client.call(
+                [
+                    [
+                        "Email/query",
+                        {
+                            "accountId": account.account_id,
+                            "sort": [{"property": "receivedAt", "isAscending": False}],
+                            "limit": batch,
+                        },
+                        "q",
+                    ],
+                    [
+                        "Email/set",
+                        {
+                            "accountId": account.account_id,
+                            "#destroy": {"resultOf": "q", "name": "Email/query", "path": "/ids"},
+                        },
+                        "d",
+                    ],
+                ]
+            )
+            if name != "Email/set" or len(result.get("destroyed") or []) != len(query["ids"]):
+                raise BenchError(f"could not remove the trickled messages: {result}")
+            count -= batch
+    finally:
+        client.close()
+
+
+def run_with_deliveries(
+    server: StalwartJmapServer, account: Account, body: bytes, plan: JmapPlan
+) -> Throughput:
+    host = server.host
+    with _Trickle(host, server.lmtp_port, plan.deliveries_per_second, 50_000_001) as trickle:
+        t = run_load(
+            host, server.http_port, body, plan.connections, plan.seconds, server.cpu_seconds
+        )
+    if trickle.error:
+        raise BenchError(f"LMTP trickle failed: {trickle.error}")
+    remove_newest(host, server.http_port, account, trickle.delivered)
+    return dataclasses.replace(t, delivered=trickle.delivered)
 
 
 # -- workload (b): text query latency ----------------------------------------------------------
@@ -661,6 +760,19 @@ def measure_jmap(server: StalwartJmapServer, plan: JmapPlan, figures: JmapFigure
         )
         for err in t.errors[:3]:
             print(f"  ! {err}", flush=True)
+    if plan.deliveries_per_second > 0:
+        t = run_with_deliveries(server, account, body, plan)
+        figures.throughput.append(t)
+        print(
+            f"  inbox request, {t.connections} connection(s) while {t.delivered} messages "
+            f"arrive over LMTP ({t.delivered / t.seconds:.1f}/s): {t.rate:8.1f} req/s "
+            f"(p50 {t.p50_ms:.1f} ms, p95 {t.p95_ms:.1f} ms; server CPU "
+            f"{t.server_ms_per_request:.2f} ms/request incl. the deliveries; "
+            f"{t.verified} responses verified in full)",
+            flush=True,
+        )
+        for err in t.errors[:3]:
+            print(f"  ! {err}", flush=True)
     sizes = sorted({plan.mailbox, max(plan.mailbox, plan.text_messages)})
     for size in sizes:
         fill_to(server, account, size, plan)
@@ -688,7 +800,9 @@ def format_jmap_table(figures: JmapFigures, plan: JmapPlan, notes: list[str]) ->
         lines.append(
             f"{figures.server:<13} {t.connections:>5} {t.rate:>9.1f} {t.p50_ms:>8.1f} "
             f"{t.p95_ms:>8.1f} {t.server_ms_per_request:>14.2f} {t.server_cores:>9.2f} "
-            f"{t.client_cores:>12.2f} {t.verified:>9}" + (" !" if t.errors else "")
+            f"{t.client_cores:>12.2f} {t.verified:>9}"
+            + (" !" if t.errors else "")
+            + (f"  (c) while {t.delivered / t.seconds:.0f} msg/s arrive" if t.delivered else "")
         )
     lines.append("cyrus 3.6      (not available here; the issue quotes ≈20 req/s keep-alive)")
     lines.append(
@@ -723,6 +837,7 @@ def run_jmap(args: argparse.Namespace, argv: list[str]) -> bool:
         connections=args.jmap_connections,
         seconds=args.jmap_seconds,
         queries=args.jmap_queries,
+        deliveries_per_second=args.jmap_deliveries,
     )
     notes = [CYRUS_NOTE]
     print(f"note: {CYRUS_NOTE}", flush=True)
@@ -806,6 +921,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--jmap-seconds", type=float, default=10.0, help="seconds per throughput run (10)"
+    )
+    parser.add_argument(
+        "--jmap-deliveries",
+        type=float,
+        default=20.0,
+        help="(c): LMTP deliveries per second during an extra 8-connection run (20; 0 skips it)",
     )
     parser.add_argument(
         "--jmap-queries", type=int, default=200, help="text queries timed for p50/p95 (200)"
