@@ -49,6 +49,7 @@ from tests.bench.messages import make_message
 from tests.bench.procs import (
     BenchError,
     descendants,
+    failure_note,
     free_port,
     git_commit,
     machine_info,
@@ -798,7 +799,7 @@ def run_imap(args: argparse.Namespace, argv: list[str]) -> bool:
             ok = False
             note = f"{name} FAILED: {exc}"
             print(note, file=sys.stderr, flush=True)
-            notes.append(note.splitlines()[0])
+            notes.append(failure_note(note))
     ok = ok and bool(figures) and all(f.verified for f in figures)
     notes.append(
         f"1-minute load average {load_before:.2f} before, {os.getloadavg()[0]:.2f} after "

@@ -60,6 +60,7 @@ from typing import Any
 from tests.bench.messages import make_message
 from tests.bench.procs import (
     BenchError,
+    failure_note,
     free_port,
     git_commit,
     machine_info,
@@ -863,7 +864,7 @@ def run_jmap(args: argparse.Namespace, argv: list[str]) -> bool:
                 raise
     except (BenchError, RuntimeError, OSError, http.client.HTTPException) as exc:
         print(f"stalwart-py FAILED: {exc}", file=sys.stderr, flush=True)
-        notes.append(f"stalwart-py FAILED: {str(exc).splitlines()[0]}")
+        notes.append(failure_note(f"stalwart-py FAILED: {exc}"))
         ok_run = False
     else:
         ok_run = figures.verified

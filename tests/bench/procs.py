@@ -190,3 +190,10 @@ def stop_process(proc: subprocess.Popen[bytes], timeout: float = 30.0) -> int:
             proc.kill()
             proc.wait(timeout=10)
     return proc.returncode
+
+
+def failure_note(text: str, limit: int = 2000) -> str:
+    """A failure for results.jsonl: the whole message (the command's output included), one line,
+    at most ``limit`` characters."""
+    flat = " | ".join(line.strip() for line in text.splitlines() if line.strip())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"

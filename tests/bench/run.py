@@ -20,7 +20,7 @@ from tests.bench.imap import run_imap
 from tests.bench.jmap import add_arguments as add_jmap_arguments
 from tests.bench.jmap import run_jmap
 from tests.bench.lmtp import LmtpFigures, LmtpPlan, measure_lmtp
-from tests.bench.procs import BenchError
+from tests.bench.procs import BenchError, failure_note
 from tests.bench.report import append_result, format_lmtp_table, lmtp_record
 from tests.bench.stalwart import StalwartServer, stalwart_available
 from tests.bench.target import BenchTarget
@@ -83,7 +83,7 @@ def run_lmtp(args: argparse.Namespace, argv: list[str]) -> bool:
             ok = False
             note = f"{name} FAILED: {exc}"
             print(note, file=sys.stderr, flush=True)
-            notes.append(note.splitlines()[0])
+            notes.append(failure_note(note))
     ok = ok and all(f.verified for f in figures)
     notes.append(
         f"1-minute load average {load_before:.2f} before, {os.getloadavg()[0]:.2f} after "
