@@ -12,6 +12,8 @@ import trio
 
 from stalwart_py.config import Config, load_config
 from stalwart_py.server import Server
+from store import Batch, Store
+from store.batch import CreateDomain, CreatePrincipal
 
 REPO = Path(__file__).resolve().parents[1]
 CORPUS = REPO.parent / "shared" / "corpus" / "mime"
@@ -109,3 +111,21 @@ def wait_until(predicate: Callable[[], Any], timeout: float = 10.0, interval: fl
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {timeout} s")
         time.sleep(interval)
+
+
+def two_account_store(path: Path, now: int = 1) -> Store:
+    """A store at ``path`` with domain example.org and individuals a@ and b@ there (accounts 1
+    and 2), each with an inbox (mailbox 1).  The caller closes it."""
+    inbox = ("Inbox", "inbox", 1, True)  # name, role, sort order, subscribed
+    store = Store(path)
+    store.write(
+        Batch(
+            (
+                CreateDomain("example.org"),
+                CreatePrincipal("individual", "a", ("a@example.org",), "", 0, mailboxes=(inbox,)),
+                CreatePrincipal("individual", "b", ("b@example.org",), "", 0, mailboxes=(inbox,)),
+            ),
+            now=now,
+        )
+    )
+    return store

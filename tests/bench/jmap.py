@@ -507,6 +507,11 @@ class Throughput:
     errors: tuple[str, ...]
     server_cpu_s: float = 0.0
     delivered: int = 0  # (c): messages delivered over LMTP during the run
+    delivery_seconds: float = 0.0  # (c): how long the deliveries went on (start to stop)
+
+    @property
+    def delivery_rate(self) -> float:
+        return self.delivered / self.delivery_seconds if self.delivery_seconds > 0 else 0.0
 
     @property
     def rate(self) -> float:
@@ -642,14 +647,16 @@ def run_with_deliveries(
     server: StalwartJmapServer, account: Account, body: bytes, plan: JmapPlan
 ) -> Throughput:
     host = server.host
+    started = time.monotonic()
     with _Trickle(host, server.lmtp_port, plan.deliveries_per_second, 50_000_001) as trickle:
         t = run_load(
             host, server.http_port, body, plan.connections, plan.seconds, server.cpu_seconds
         )
+    seconds = time.monotonic() - started
     if trickle.error:
         raise BenchError(f"LMTP trickle failed: {trickle.error}")
     remove_newest(host, server.http_port, account, trickle.delivered)
-    return dataclasses.replace(t, delivered=trickle.delivered)
+    return dataclasses.replace(t, delivered=trickle.delivered, delivery_seconds=seconds)
 
 
 # -- workload (b): text query latency ----------------------------------------------------------
@@ -737,6 +744,23 @@ class JmapFigures:
         return bool(self.throughput) and all(t.verified and not t.errors for t in self.throughput)
 
 
+def _print_throughput(t: Throughput) -> None:
+    arriving = (
+        f" while {t.delivered} messages arrive over LMTP ({t.delivery_rate:.1f}/s)"
+        if t.delivered
+        else ""
+    )
+    print(
+        f"  inbox request, {t.connections} connection(s){arriving}: {t.rate:8.1f} req/s "
+        f"(p50 {t.p50_ms:.1f} ms, p95 {t.p95_ms:.1f} ms; server CPU "
+        f"{t.server_ms_per_request:.2f} ms/request, {t.server_cores:.2f} cores; client CPU "
+        f"{t.client_cores:.2f} cores; {t.verified} responses verified in full)",
+        flush=True,
+    )
+    for err in t.errors[:3]:
+        print(f"  ! {err}", flush=True)
+
+
 def measure_jmap(server: StalwartJmapServer, plan: JmapPlan, figures: JmapFigures) -> None:
     host, port = server.host, server.http_port
     account = discover(host, port)
@@ -752,28 +776,11 @@ def measure_jmap(server: StalwartJmapServer, plan: JmapPlan, figures: JmapFigure
     for connections in sorted({1, plan.connections}):
         t = run_load(host, port, body, connections, plan.seconds, server.cpu_seconds)
         figures.throughput.append(t)
-        print(
-            f"  inbox request, {connections} connection(s): {t.rate:8.1f} req/s "
-            f"(p50 {t.p50_ms:.1f} ms, p95 {t.p95_ms:.1f} ms; server CPU "
-            f"{t.server_ms_per_request:.2f} ms/request, {t.server_cores:.2f} cores; client CPU "
-            f"{t.client_cores:.2f} cores; {t.verified} responses verified in full)",
-            flush=True,
-        )
-        for err in t.errors[:3]:
-            print(f"  ! {err}", flush=True)
+        _print_throughput(t)
     if plan.deliveries_per_second > 0:
         t = run_with_deliveries(server, account, body, plan)
         figures.throughput.append(t)
-        print(
-            f"  inbox request, {t.connections} connection(s) while {t.delivered} messages "
-            f"arrive over LMTP ({t.delivered / t.seconds:.1f}/s): {t.rate:8.1f} req/s "
-            f"(p50 {t.p50_ms:.1f} ms, p95 {t.p95_ms:.1f} ms; server CPU "
-            f"{t.server_ms_per_request:.2f} ms/request incl. the deliveries; "
-            f"{t.verified} responses verified in full)",
-            flush=True,
-        )
-        for err in t.errors[:3]:
-            print(f"  ! {err}", flush=True)
+        _print_throughput(t)
     sizes = sorted({plan.mailbox, max(plan.mailbox, plan.text_messages)})
     for size in sizes:
         fill_to(server, account, size, plan)
@@ -803,7 +810,7 @@ def format_jmap_table(figures: JmapFigures, plan: JmapPlan, notes: list[str]) ->
             f"{t.p95_ms:>8.1f} {t.server_ms_per_request:>14.2f} {t.server_cores:>9.2f} "
             f"{t.client_cores:>12.2f} {t.verified:>9}"
             + (" !" if t.errors else "")
-            + (f"  (c) while {t.delivered / t.seconds:.0f} msg/s arrive" if t.delivered else "")
+            + (f"  (c) while {t.delivery_rate:.0f} msg/s arrive" if t.delivered else "")
         )
     lines.append("cyrus 3.6      (not available here; the issue quotes ≈20 req/s keep-alive)")
     lines.append(

@@ -302,3 +302,14 @@ def message(
         f"Message-ID: {mid}\r\n{extra}"
     )
     return (head + "\r\n" + body).encode()
+
+
+@contextmanager
+def checked_env(data_dir: Path, overrides: dict[str, str] | None = None) -> Iterator[Env]:
+    """A running server's :class:`Env`; on exit every session is closed and none of their
+    transcripts may hold a traceback."""
+    with running_server(data_dir, overrides) as srv:
+        env = Env(srv)
+        yield env
+        for text in env.close_all():
+            assert "Traceback" not in text

@@ -5,12 +5,8 @@ UTF-8 and modified UTF-7 names, QUOTA."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from pathlib import Path
 
-import pytest
-
-from .imap_support import Env, message, running_server
+from .imap_support import Env, message
 
 R = re.compile
 
@@ -22,15 +18,6 @@ DEFAULT_LIST = [
     '* LIST (\\HasNoChildren \\Sent) "/" "Sent"',
     '* LIST (\\HasNoChildren \\Trash) "/" "Trash"',
 ]
-
-
-@pytest.fixture
-def env(tmp_path: Path) -> Iterator[Env]:
-    with running_server(tmp_path / "data") as srv:
-        e = Env(srv)
-        yield e
-        for text in e.close_all():
-            assert "Traceback" not in text
 
 
 def test_list_default_and_delimiter(env: Env) -> None:

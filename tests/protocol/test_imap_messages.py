@@ -5,10 +5,7 @@ limits TOOBIG and OVERQUOTA."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from .imap_support import Env, ImapWire, Reply, message, running_server
 
@@ -41,15 +38,6 @@ MULTIPART = (
     b"AAEC/wBoaQ==\r\n"
     b"--XX--\r\n"
 )
-
-
-@pytest.fixture
-def env(tmp_path: Path) -> Iterator[Env]:
-    with running_server(tmp_path / "data") as srv:
-        e = Env(srv)
-        yield e
-        for text in e.close_all():
-            assert "Traceback" not in text
 
 
 def append(

@@ -5,23 +5,10 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
-import pytest
-
-from .imap_support import Env, ImapWire, running_server
+from .imap_support import Env, ImapWire
 
 R = re.compile
-
-
-@pytest.fixture
-def env(tmp_path: Path) -> Iterator[Env]:
-    with running_server(tmp_path / "data") as srv:
-        e = Env(srv)
-        yield e
-        for text in e.close_all():
-            assert "Traceback" not in text
 
 
 def msg(subject: str, sender: str, date: str, body: str, extra: str = "") -> bytes:

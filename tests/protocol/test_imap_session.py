@@ -7,7 +7,6 @@ from __future__ import annotations
 import base64
 import re
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,15 +14,6 @@ import pytest
 from .imap_support import PASSWORD, Env, ImapWire, running_server
 
 R = re.compile
-
-
-@pytest.fixture
-def env(tmp_path: Path) -> Iterator[Env]:
-    with running_server(tmp_path / "data") as srv:
-        e = Env(srv)
-        yield e
-        for text in e.close_all():
-            assert "Traceback" not in text
 
 
 def b64(data: bytes) -> str:

@@ -6,21 +6,10 @@ from __future__ import annotations
 import socket
 import statistics
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from .imap_support import Env, message, running_server
-
-
-@pytest.fixture
-def env(tmp_path: Path) -> Iterator[Env]:
-    with running_server(tmp_path / "data") as srv:
-        e = Env(srv)
-        yield e
-        for text in e.close_all():
-            assert "Traceback" not in text
+from .imap_support import Env, message
 
 
 @pytest.mark.skipif(not hasattr(socket, "TCP_QUICKACK"), reason="TCP_QUICKACK is Linux-only")

@@ -12,32 +12,19 @@ from stalwart_py.delivery import Delivery, DeliveryOptions, Envelope
 from store import Batch, ErrorKind, MailError, Store
 from store.batch import (
     AddAlias,
-    CreateDomain,
     CreateMailbox,
-    CreatePrincipal,
     DeletePrincipal,
     RemoveAlias,
     SetCatchAll,
     UpdateMailbox,
     UpdatePrincipal,
 )
-
-INBOX = ("Inbox", "inbox", 1, True)
+from tests.support import two_account_store
 
 
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[Store]:
-    s = Store(tmp_path / "db")
-    s.write(
-        Batch(
-            (
-                CreateDomain("example.org"),
-                CreatePrincipal("individual", "a", ("a@example.org",), "", 0, mailboxes=(INBOX,)),
-                CreatePrincipal("individual", "b", ("b@example.org",), "", 0, mailboxes=(INBOX,)),
-            ),
-            now=1,
-        )
-    )
+    s = two_account_store(tmp_path / "db", now=1)
     yield s
     s.close()
 

@@ -18,8 +18,6 @@ from protocols.mime import parse_message
 from store import Batch, Store
 from store.batch import (
     CompactChanges,
-    CreateDomain,
-    CreatePrincipal,
     DeletePrincipal,
     DestroyEmail,
     ImportEmail,
@@ -27,24 +25,14 @@ from store.batch import (
     UpdateEmail,
 )
 from store.codec import pack, unpack
+from tests.support import two_account_store
 
 CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "mime"
-INBOX = ("Inbox", "inbox", 1, True)  # name, role, sort order, subscribed
 
 
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[Store]:
-    s = Store(tmp_path / "db")
-    s.write(
-        Batch(
-            (
-                CreateDomain("example.org"),
-                CreatePrincipal("individual", "a", ("a@example.org",), "", 0, mailboxes=(INBOX,)),
-                CreatePrincipal("individual", "b", ("b@example.org",), "", 0, mailboxes=(INBOX,)),
-            ),
-            now=100,
-        )
-    )
+    s = two_account_store(tmp_path / "db", now=100)
     yield s
     s.close()
 
