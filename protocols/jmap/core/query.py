@@ -171,7 +171,7 @@ def query_window(
     total = len(ids)
     if args.anchor is not None:
         try:
-            index = list(ids).index(args.anchor)
+            index = ids.index(args.anchor)
         except ValueError:
             raise MethodError(ANCHOR_NOT_FOUND, "The anchor is not in the results.") from None
         start = max(index + args.anchor_offset, 0)

@@ -23,11 +23,11 @@ exactly the §5.6 contract ("removed" may hold extra ids, "added" re-adds moved 
 from __future__ import annotations
 
 import weakref
-from collections import OrderedDict
-from collections.abc import Callable, Iterable, Sequence
+from collections import Counter, OrderedDict
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Final
+from typing import Any, Final, overload
 
 from protocols.jmap.context import JmapContext
 from protocols.jmap.core import (
@@ -100,6 +100,47 @@ class ContentInfo:
     has_attachment: bool
 
 
+def _unread(row: EmailRow) -> bool:
+    """RFC 8621 §2 unreadEmails: neither ``$seen`` nor ``$draft``."""
+    kw = row.keywords
+    return "$seen" not in kw and "$draft" not in kw
+
+
+class _BoxStats:
+    """One mailbox's members and the counts Mailbox/get reports, kept up to date row by row.
+
+    ``members`` is replaced, never mutated, so a caller iterating an earlier set (a query that
+    awaits the full-text index) is not disturbed by a change landing meanwhile."""
+
+    __slots__ = ("members", "unread", "threads", "unread_threads")
+
+    def __init__(self) -> None:
+        self.members: frozenset[int] = frozenset()
+        self.unread = 0
+        self.threads: Counter[int] = Counter()  # thread id → member emails in that thread
+        self.unread_threads: Counter[int] = Counter()
+
+    def add(self, row: EmailRow, unread: bool) -> None:
+        self.threads[row.thread_id] += 1
+        if unread:
+            self.unread += 1
+            self.unread_threads[row.thread_id] += 1
+
+    def discard(self, row: EmailRow, unread: bool) -> None:
+        _decrement(self.threads, row.thread_id)
+        if unread:
+            self.unread -= 1
+            _decrement(self.unread_threads, row.thread_id)
+
+
+def _decrement(counter: Counter[int], key: int) -> None:
+    n = counter[key] - 1
+    if n > 0:
+        counter[key] = n
+    else:
+        del counter[key]
+
+
 class AccountIndex:
     """Per-account email rows, current as of change-log modseq ``modseq``."""
 
@@ -108,16 +149,25 @@ class AccountIndex:
         self.rows: dict[int, EmailRow] = {}
         self.content: dict[int, ContentInfo] = {}
         self._threads: dict[int, list[int]] | None = None
-        self._mailboxes: dict[int, set[int]] | None = None
+        # Built on first use, then maintained by put/remove (O(mailboxes of the row) per
+        # change instead of a pass over every row).
+        self._boxes: dict[int, _BoxStats] | None = None
         self.derived: dict[Any, Any] = {}  # caches valid until the next change
 
     def put(self, row: EmailRow) -> None:
+        old = self.rows.get(row.id)
         self.rows[row.id] = row
+        if self._boxes is not None:
+            if old is not None:
+                self._unplace(old)
+            self._place(row)
         self._invalidate()
 
     def remove(self, eid: int) -> None:
-        self.rows.pop(eid, None)
+        old = self.rows.pop(eid, None)
         self.content.pop(eid, None)
+        if old is not None and self._boxes is not None:
+            self._unplace(old)
         self._invalidate()
 
     def remember(self, key: Any, value: Any) -> None:
@@ -128,8 +178,47 @@ class AccountIndex:
 
     def _invalidate(self) -> None:
         self._threads = None
-        self._mailboxes = None
         self.derived.clear()
+
+    def _place(self, row: EmailRow) -> None:
+        assert self._boxes is not None
+        unread = _unread(row)
+        for m in row.mailboxes:
+            stats = self._boxes.get(m)
+            if stats is None:
+                stats = self._boxes[m] = _BoxStats()
+            stats.members = stats.members | {row.id}
+            stats.add(row, unread)
+
+    def _unplace(self, row: EmailRow) -> None:
+        assert self._boxes is not None
+        unread = _unread(row)
+        for m in row.mailboxes:
+            stats = self._boxes.get(m)
+            if stats is None or row.id not in stats.members:
+                continue
+            stats.members = stats.members - {row.id}
+            stats.discard(row, unread)
+            if not stats.members:
+                del self._boxes[m]
+
+    def _box_stats(self) -> dict[int, _BoxStats]:
+        if self._boxes is None:
+            boxes: dict[int, _BoxStats] = {}
+            members: dict[int, set[int]] = {}
+            for row in self.rows.values():
+                unread = _unread(row)
+                for m in row.mailboxes:
+                    stats = boxes.get(m)
+                    if stats is None:
+                        stats = boxes[m] = _BoxStats()
+                        members[m] = set()
+                    members[m].add(row.id)
+                    stats.add(row, unread)
+            for m, ids in members.items():
+                boxes[m].members = frozenset(ids)
+            self._boxes = boxes
+        return self._boxes
 
     def threads(self) -> dict[int, list[int]]:
         """Thread id → email ids in receivedAt order (RFC 8621 §3)."""
@@ -140,15 +229,18 @@ class AccountIndex:
             self._threads = threads
         return self._threads
 
-    def mailbox_members(self) -> dict[int, set[int]]:
-        """Mailbox id → email ids."""
-        if self._mailboxes is None:
-            members: dict[int, set[int]] = {}
-            for row in self.rows.values():
-                for m in row.mailboxes:
-                    members.setdefault(m, set()).add(row.id)
-            self._mailboxes = members
-        return self._mailboxes
+    def mailbox_members(self) -> dict[int, frozenset[int]]:
+        """Mailbox id → email ids (read-only: a snapshot that later changes do not touch)."""
+        return {m: stats.members for m, stats in self._box_stats().items()}
+
+    def mailbox_counts(self) -> dict[int, tuple[int, int, int, int]]:
+        """Mailbox id → (emails, unread emails, threads, threads with an unread email): the
+        RFC 8621 §2 counts, where a thread counts for a mailbox when one of its emails is in it
+        ("the simplest solution" §2 describes)."""
+        return {
+            m: (len(s.members), s.unread, len(s.threads), len(s.unread_threads))
+            for m, s in self._box_stats().items()
+        }
 
 
 _INDEXES: weakref.WeakKeyDictionary[Store, OrderedDict[int, AccountIndex]] = (
@@ -424,7 +516,9 @@ class Evaluator:
         current = base
         if "inMailbox" in fields:
             mbox = parse_object_id("mailbox", fields["inMailbox"])
-            members = self.index.mailbox_members().get(mbox, set()) if mbox is not None else set()
+            members: frozenset[int] = frozenset()
+            if mbox is not None:
+                members = self.index.mailbox_members().get(mbox, frozenset())
             current = set(members) if current is None else current & members
         texts: list[Query] = [
             Text(_TEXT_FIELDS[k], v) for k, v in fields.items() if k in _TEXT_FIELDS
@@ -596,12 +690,50 @@ def _parse(args: dict[str, Any], changes: bool = False) -> Any:
     return q, sort, collapse
 
 
+class EmailIds(Sequence[str]):
+    """The JMAP ids of a sorted list of email numbers, made only for the items read: a query
+    result is sorted over the whole mailbox, and a response names a window of it."""
+
+    __slots__ = ("numbers",)
+
+    def __init__(self, numbers: tuple[int, ...]) -> None:
+        self.numbers = numbers
+
+    def __len__(self) -> int:
+        return len(self.numbers)
+
+    @overload
+    def __getitem__(self, i: int) -> str: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> list[str]: ...
+
+    def __getitem__(self, i: int | slice) -> str | list[str]:
+        # store/ids.py object_id("email", n), without the call
+        if isinstance(i, slice):
+            return [f"e{n}" for n in self.numbers[i]]
+        return f"e{self.numbers[i]}"
+
+    def __iter__(self) -> Iterator[str]:
+        return (f"e{n}" for n in self.numbers)
+
+    def index(self, value: Any, start: int = 0, stop: int | None = None) -> int:
+        number = parse_object_id("email", value) if isinstance(value, str) else None
+        if number is None:
+            raise ValueError(f"{value!r} is not in the results")
+        end = len(self.numbers) if stop is None else stop
+        return self.numbers.index(number, start, end)
+
+
 @dataclass(frozen=True, slots=True)
 class QueryResult:
-    """The full sorted result of a query: email numbers and their JMAP ids."""
+    """The full sorted result of a query: email numbers and (lazily) their JMAP ids."""
 
     numbers: tuple[int, ...]
-    ids: tuple[str, ...]
+
+    @property
+    def ids(self) -> EmailIds:
+        return EmailIds(self.numbers)
 
 
 # Conditions whose answer is not a function of the account index alone: the full-text index
@@ -641,8 +773,7 @@ async def run_query(
     ordered = sort_ids(found, sort, ev)
     if collapse:
         ordered = collapse_threads(ordered, index.rows)
-    # store/ids.py object_id("email", n), without the call
-    result = QueryResult(tuple(ordered), tuple([f"e{n}" for n in ordered]))
+    result = QueryResult(tuple(ordered))
     if key is not None and index is account_index_if_current(ctx.store, acct, index):
         index.remember(key, result)
     return result, index

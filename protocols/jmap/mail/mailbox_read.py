@@ -76,25 +76,8 @@ class Counts:
 
 
 def mailbox_counts(index: AccountIndex) -> dict[int, Counts]:
-    """Counts of every mailbox, computed once per index version."""
-    cached = index.derived.get("mailbox_counts")
-    if cached is not None:
-        return cached  # type: ignore[no-any-return]
-    rows = index.rows
-    out: dict[int, Counts] = {}
-    for mbox, members in index.mailbox_members().items():
-        threads: set[int] = set()
-        unread_threads: set[int] = set()
-        unread = 0
-        for eid in members:
-            row = rows[eid]
-            threads.add(row.thread_id)
-            if "$seen" not in row.keywords and "$draft" not in row.keywords:
-                unread += 1
-                unread_threads.add(row.thread_id)
-        out[mbox] = Counts(len(members), unread, len(threads), len(unread_threads))
-    index.derived["mailbox_counts"] = out
-    return out
+    """Counts of every mailbox (the account index keeps them up to date row by row)."""
+    return {m: Counts(*c) for m, c in index.mailbox_counts().items()}
 
 
 def mailbox_json(mb: Mailbox, counts: Counts | None, properties: Iterable[str]) -> dict[str, Any]:
