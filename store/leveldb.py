@@ -88,8 +88,15 @@ class Store:
         try:
             self._db = plyvel.DB(str(self.path), create_if_missing=True)
         except plyvel.IOError as exc:
+            # LevelDB reports the lock held by another process ("lock ... LOCK: Resource
+            # temporarily unavailable") and every other I/O failure the same way; only the first
+            # means "in use".
+            if "lock" in str(exc).lower():
+                raise MailError(
+                    ErrorKind.IN_USE, f"the data directory {self.path} is in use: {exc}"
+                ) from exc
             raise MailError(
-                ErrorKind.IN_USE, f"the data directory {self.path} is in use: {exc}"
+                ErrorKind.TEMPORARY, f"cannot open the data directory {self.path}: {exc}"
             ) from exc
         version = self._db.get(keys.VERSION)
         if version is None:
