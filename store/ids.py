@@ -14,9 +14,18 @@ def object_id(kind: str, number: int) -> str:
 
 def parse_object_id(kind: str, text: str) -> int | None:
     prefix = _PREFIX[kind]
-    if not text.startswith(prefix) or not text[1:].isdigit() or len(text) > 12:
+    digits = text[1:]
+    # Only the form object_id() writes: ASCII digits without a leading zero ("e0123" and
+    # "e١٢٣" are not ids this server issued, though int() would read them).
+    if (
+        not text.startswith(prefix)
+        or not digits.isascii()
+        or not digits.isdigit()
+        or (digits[0] == "0" and len(digits) > 1)
+        or len(text) > 12
+    ):
         return None
-    return int(text[1:])
+    return int(digits)
 
 
 def blob_id(sha: bytes) -> str:
