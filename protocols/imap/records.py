@@ -33,6 +33,21 @@ from store.models import AccountState, ChangeEntry, Email
 
 DEFAULT_MAX_RECORDS = 100_000  # decoded records over all accounts (≈0.7 KiB each: ≈70 MiB)
 DEFAULT_MAX_ACCOUNTS = 256
+MAX_LISTED_UIDS = 500_000  # UIDs over all kept mailbox listings
+
+
+class Listing:
+    """A mailbox's UIDs (ascending) and their email ids as of one account modseq, shared by the
+    sessions that select it while the account stays at that modseq (read-only to them: a
+    session copies what it will change).  ``keywords`` — every keyword set on a message in it,
+    for SELECT's FLAGS — is filled in once by the first session that needs it."""
+
+    __slots__ = ("uids", "email_ids", "keywords")
+
+    def __init__(self, uids: tuple[int, ...], email_ids: dict[int, int]) -> None:
+        self.uids = uids
+        self.email_ids = email_ids
+        self.keywords: frozenset[str] | None = None
 
 
 class _AccountRecords:
@@ -52,12 +67,40 @@ class RecordCache:
         *,
         max_records: int = DEFAULT_MAX_RECORDS,
         max_accounts: int = DEFAULT_MAX_ACCOUNTS,
+        max_listed_uids: int = MAX_LISTED_UIDS,
     ) -> None:
         self.store = store
         self.max_records = max(1, max_records)
         self.max_accounts = max(1, max_accounts)
         self._accounts: OrderedDict[int, _AccountRecords] = OrderedDict()
         self._size = 0
+        self._listings: OrderedDict[tuple[int, int, int], Listing] = OrderedDict()
+        self._listed = 0
+        self.max_listed_uids = max_listed_uids
+
+    def listing(self, acct: int, mbox: int, modseq: int) -> Listing | None:
+        """The listing of ``mbox`` kept for account modseq ``modseq``, if any.  The key is the
+        account's modseq, which every write to the account raises, so a listing is never
+        stale: a later state simply has no listing yet."""
+        found = self._listings.get((acct, mbox, modseq))
+        if found is not None:
+            self._listings.move_to_end((acct, mbox, modseq))
+        return found
+
+    def keep_listing(self, acct: int, mbox: int, modseq: int, listing: Listing) -> None:
+        """Remember a listing read from the store while the account stood at ``modseq`` (the
+        caller checks that it still did after the read)."""
+        key = (acct, mbox, modseq)
+        if key in self._listings or len(listing.uids) > self.max_listed_uids:
+            return
+        # One listing per mailbox: an older modseq's can no longer be asked for.
+        for old in [k for k in self._listings if k[0] == acct and k[1] == mbox]:
+            self._listed -= len(self._listings.pop(old).uids)
+        self._listings[key] = listing
+        self._listed += len(listing.uids)
+        while self._listed > self.max_listed_uids:
+            _, dropped = self._listings.popitem(last=False)
+            self._listed -= len(dropped.uids)
 
     def __len__(self) -> int:
         return self._size

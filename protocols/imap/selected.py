@@ -20,7 +20,7 @@ from store import Store, keys
 from store.models import AccountState, Email
 
 from .flags import to_flags
-from .records import RecordCache
+from .records import Listing, RecordCache
 
 
 @dataclass
@@ -92,15 +92,44 @@ class SelectedMailbox:
         self.modseq = state.modseq
         self.records.sync(account_id, state)
         self.uidvalidity = mb.uidvalidity
-        members = store.mailbox_uids(account_id, mailbox_id)
-        self.uids: list[int] = [uid for uid, _ in members]
-        self.email_ids: dict[int, int] = dict(members)
+        listing = self.records.listing(account_id, mailbox_id, state.modseq)
+        if listing is None:
+            members = store.mailbox_uids(account_id, mailbox_id)
+            listing = Listing(tuple(uid for uid, _ in members), dict(members))
+            if self._unchanged():
+                # Read while the account stood at self.modseq: exact for it, so other sessions
+                # selecting at the same modseq may share it.
+                self.records.keep_listing(account_id, mailbox_id, state.modseq, listing)
+        self._listing = listing
+        self.uids: list[int] = list(listing.uids)
+        self.email_ids: dict[int, int] = dict(listing.email_ids)
         self._new: list[int] = []
         self._expunged: set[int] = set()
         self._flags: set[int] = set()
         self.recent: set[int] = set()
         if recent is not None and not read_only:
             self.recent = recent.claim(account_id, mailbox_id, self.uids)
+
+    def _unchanged(self) -> bool:
+        """Whether the account still stands at the modseq this session started from."""
+        state = self.store.account(self.account_id)
+        return state is not None and state.modseq == self.modseq
+
+    def keywords_in_use(self) -> frozenset[str]:
+        """Every keyword set on a message of the mailbox (SELECT's FLAGS response), computed
+        once per listing while the account stays at the modseq it was read at."""
+        listing = self._listing
+        if listing.keywords is not None and self._unchanged():
+            return listing.keywords
+        found = frozenset(k for _, _, email in self.rows() for k in email.keywords)
+        if self._unchanged():
+            listing.keywords = found
+        return found
+
+    def iter_records(self, uids: Iterable[int]) -> Iterator[tuple[int, Email | None]]:
+        """``(uid, record(uid))`` for each UID, lazily (for a scan that may stop early)."""
+        for uid, _, email in self._scan(uids):
+            yield uid, email
 
     # -- numbers -----------------------------------------------------------------------------
     @property

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 
-from .imap_support import Env, message
+from .imap_support import Env, ImapWire, message
 
 R = re.compile
 
@@ -245,3 +245,37 @@ def test_subscribed_children_of_unsubscribed_parents(env: Env) -> None:
     )
     w.cmd('a6 LIST (SUBSCRIBED) "" Zq%').expect([], "a6 OK LIST completed")
     w.cmd('a7 LIST (RECURSIVEMATCH) "" %').expect([], R(r"a7 BAD .+"))
+
+
+def test_select_after_changes_shows_them_though_listings_are_shared(env: Env) -> None:
+    """Sessions selecting a mailbox at the same account state share one listing (UIDs and the
+    keywords for FLAGS); any change to the account must show in the next SELECT."""
+    user = env.user()
+    for n in range(3):
+        env.deliver(user, message(f"m{n}", "body\r\n"))
+    a, b = env.session(user), env.session(user)
+
+    def select(w: ImapWire, tag: str) -> list[str]:
+        r = w.cmd(f"{tag} SELECT INBOX")
+        assert r.tagged.startswith(f"{tag} OK"), r.tagged
+        return r.lines
+
+    first = select(a, "a1")
+    assert "* 3 EXISTS" in first
+
+    # The same state, the same answer (a shared listing), but for \Recent (a claimed them).
+    def same(lines: list[str]) -> list[str]:
+        return [line for line in lines if not line.endswith(" RECENT")]
+
+    assert same(select(b, "b1")) == same(first)
+    a.cmd("a2 STORE 2 +FLAGS ($Hello)").expect([R(r"\* 2 FETCH .*")], "a2 OK STORE completed")
+    flags = next(line for line in select(b, "b2") if line.startswith("* FLAGS"))
+    assert "$hello" in flags.lower()  # keywords are case-insensitive (stored lowercase)
+    env.deliver(user, message("m3", "body\r\n"))
+    assert "* 4 EXISTS" in select(b, "b3")
+    # a has not been told of the fourth message yet, so 1:* is its three (RFC 9051 §7.4.1).
+    a.cmd("a3 STORE 1:* +FLAGS.SILENT (\\Deleted)")
+    a.cmd("a4 EXPUNGE")
+    after = select(b, "b4")
+    assert "* 1 EXISTS" in after
+    assert not any("$hello" in line.lower() for line in after if line.startswith("* FLAGS"))

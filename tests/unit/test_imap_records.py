@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from protocols.imap.headerinfo import header_info_of, header_info_of_wire
-from protocols.imap.records import RecordCache
+from protocols.imap.records import Listing, RecordCache
 from protocols.imap.render import envelope_of, envelope_tree_bytes
 from protocols.imap.selected import SelectedMailbox
 from protocols.mime import parse_message
@@ -228,3 +228,22 @@ def test_header_info_and_envelope_fast_paths_match_the_general_ones() -> None:
         wire = unpack(pack(parsed.to_wire()))  # as stored: tuples, not lists
         assert header_info_of_wire(wire) == header_info_of(parsed), path.name
         assert envelope_of(parsed.envelope).data == envelope_tree_bytes(parsed.envelope), path
+
+
+def test_listings_are_kept_per_modseq_one_per_mailbox_and_bounded(store: Store) -> None:
+    cache = RecordCache(store, max_listed_uids=5)
+    first = Listing((1, 2), {1: 10, 2: 11})
+    cache.keep_listing(1, 1, 7, first)
+    assert cache.listing(1, 1, 7) is first
+    assert cache.listing(1, 1, 8) is None, "another account state has no listing"
+    newer = Listing((1, 2, 3), {1: 10, 2: 11, 3: 12})
+    cache.keep_listing(1, 1, 8, newer)
+    assert cache.listing(1, 1, 7) is None, "one listing per mailbox: the older one goes"
+    assert cache.listing(1, 1, 8) is newer
+    other = Listing((5, 6), {5: 20, 6: 21})
+    cache.keep_listing(1, 2, 8, other)  # 3 + 2 UIDs: at the bound
+    assert cache.listing(1, 1, 8) is newer and cache.listing(1, 2, 8) is other
+    cache.keep_listing(2, 1, 3, Listing((1,), {1: 30}))  # over it: the least recent goes
+    assert cache.listing(1, 1, 8) is None and cache.listing(2, 1, 3) is not None
+    cache.keep_listing(2, 2, 3, Listing(tuple(range(1, 7)), {u: u for u in range(1, 7)}))
+    assert cache.listing(2, 2, 3) is None, "a listing larger than the bound is not kept"

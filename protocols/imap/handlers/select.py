@@ -53,7 +53,7 @@ async def select(s: ImapSession, cmd: C.Select, out: list[bytes]) -> Done:
         raise CommandFailed("NO", "No such mailbox", "NONEXISTENT") from exc
     s.selected = sel
     s.state = State.SELECTED
-    in_use = {k for _, _, email in sel.rows() for k in email.keywords}
+    in_use = sel.keywords_in_use()
     keywords = sorted(in_use - set(KEYWORD_TO_SYSTEM))
     flags = [Atom(f) for f in (*SYSTEM_FLAGS, *keywords)]
     out.append(s.line(Atom("FLAGS"), flags))
@@ -83,7 +83,7 @@ async def select(s: ImapSession, cmd: C.Select, out: list[bytes]) -> Done:
 
 def _first_unseen(s: ImapSession, sel: SelectedMailbox) -> int:
     seq = 0
-    for _, email in sel.records_for(sel.uids):
+    for _, email in sel.iter_records(sel.uids):
         seq += 1
         if email is None or "$seen" not in email.keywords:
             return seq
