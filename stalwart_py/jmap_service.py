@@ -750,20 +750,22 @@ def encode_response(result: dict[str, Any]) -> bytes:
             for inv in responses
         ]
     data = jsonio.dumps(result)
-    for n, encoded in enumerate(spliced):
-        data = data.replace(_placeholder_json(n), encoded, 1)
-    return data
+    if not spliced:
+        return data
+    # One pass: every piece after a placeholder's opening starts with its number and the
+    # closing quote.
+    pieces = data.split(_SPLICE_JSON)
+    out = [pieces[0]]
+    for piece in pieces[1:]:
+        end = piece.index(b'"')
+        out.append(spliced[int(piece[:end])])
+        out.append(piece[end + 1 :])
+    return b"".join(out)
 
 
 _SPLICE_MARK: Final = "\x00splice-" + secrets.token_hex(12) + "-"
-_PLACEHOLDERS: list[bytes] = []
-
-
-def _placeholder_json(n: int) -> bytes:
-    """The JSON encoding of placeholder ``n`` (memoised)."""
-    while len(_PLACEHOLDERS) <= n:
-        _PLACEHOLDERS.append(jsonio.dumps(f"{_SPLICE_MARK}{len(_PLACEHOLDERS)}"))
-    return _PLACEHOLDERS[n]
+# How every placeholder's JSON encoding starts: '"\u0000splice-<secret>-' (then n and '"').
+_SPLICE_JSON: Final = jsonio.dumps(_SPLICE_MARK)[:-1]
 
 
 def _holds_encoded(args: Any) -> bool:

@@ -128,16 +128,28 @@ class RecordCache:
                 self._drop(next(iter(self._accounts)))
         elif entry.modseq < max(state.modseq, at_least):
             emails = entry.emails
-            last = entry.modseq
-            for modseq, entries in self.store.changes_since(acct, entry.modseq):
+            start = last = entry.modseq
+            for modseq, entries in self.store.changes_since(acct, start):
                 last = modseq
                 for e in entries:
                     if e.type == "Email" and emails.pop(e.id, None) is not None:
                         self._size -= 1
+            if self._compacted_past(acct, start):
+                return
             # The log may already hold writes that landed after ``state`` was read: their
             # emails were dropped too, so the records are current with ``last``.
             entry.modseq = max(last, state.modseq)
         self._accounts.move_to_end(acct)
+
+    def _compacted_past(self, acct: int, start: int) -> bool:
+        """After a scan of the log from ``start``: if history was compacted past ``start``
+        meanwhile (the janitor's CompactChanges landing between the caller's state read and
+        the scan), the scan missed entries, so the account's records are dropped."""
+        now = self.store.account(acct)
+        if now is None or now.changes_floor > start:
+            self._drop(acct)
+            return True
+        return False
 
     def advance(
         self, acct: int, start: int, changes: list[tuple[int, tuple[ChangeEntry, ...]]]
@@ -147,6 +159,8 @@ class RecordCache:
         reads the log itself."""
         entry = self._accounts.get(acct)
         if entry is None or entry.modseq != start or not changes:
+            return
+        if self._compacted_past(acct, start):
             return
         emails = entry.emails
         for _, entries in changes:

@@ -289,3 +289,29 @@ def test_idle_bad_continuation_and_idle_in_auth_state(env: Env) -> None:
     w.send("NOT-DONE\r\n")
     w.read_until_tagged("a1").expect([], "a1 BAD Expected DONE")
     w.cmd("a2 NOOP").expect([], "a2 OK NOOP completed")
+
+
+def test_search_modseq_names_only_returned_messages(env: Env) -> None:
+    """RFC 7162 §3.1.5 / RFC 4731 §3.2: the MODSEQ in a SEARCH/ESEARCH answer is the highest of
+    the messages returned, not of every message the MODSEQ key looked at."""
+    _, w = filled(env, 3)
+    base = highest(w.cmd("a1 SELECT INBOX (CONDSTORE)").lines)
+    w.cmd("a2 STORE 1 +FLAGS (\\Flagged)")
+    m1 = modseq_of(w, 1)
+    w.cmd("a3 STORE 3 +FLAGS (\\Seen)")  # the newest change, on a message UNSEEN drops
+    m3 = modseq_of(w, 3)
+    assert m3 > m1 > base
+    w.cmd(f"a4 SEARCH MODSEQ {base + 1} UNSEEN").expect(
+        [f"* SEARCH 1 (MODSEQ {m1})"], "a4 OK SEARCH completed"
+    )
+    w.cmd("a5 STORE 2 +FLAGS (\\Answered)")
+    m2 = modseq_of(w, 2)
+    w.cmd(f"a6 SEARCH RETURN (MIN) MODSEQ {base + 1}").expect(
+        [f'* ESEARCH (TAG "a6") MIN 1 MODSEQ {m1}'], "a6 OK SEARCH completed"
+    )
+    w.cmd(f"a7 SEARCH RETURN (MIN MAX) MODSEQ {base + 1}").expect(
+        [f'* ESEARCH (TAG "a7") MIN 1 MAX 3 MODSEQ {m3}'], "a7 OK SEARCH completed"
+    )
+    w.cmd(f"a8 SEARCH RETURN (COUNT) MODSEQ {base + 1}").expect(
+        [f'* ESEARCH (TAG "a8") COUNT 3 MODSEQ {max(m1, m2, m3)}'], "a8 OK SEARCH completed"
+    )

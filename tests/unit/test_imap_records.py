@@ -247,3 +247,21 @@ def test_listings_are_kept_per_modseq_one_per_mailbox_and_bounded(store: Store) 
     assert cache.listing(1, 1, 8) is None and cache.listing(2, 1, 3) is not None
     cache.keep_listing(2, 2, 3, Listing(tuple(range(1, 7)), {u: u for u in range(1, 7)}))
     assert cache.listing(2, 2, 3) is None, "a listing larger than the bound is not kept"
+
+
+def test_compaction_landing_between_state_read_and_scan_drops_the_records(store: Store) -> None:
+    """The caller read the state (floor still below the records' modseq), then the janitor
+    compacted the log past it before the scan: the scan misses the change, so the records
+    must be dropped rather than kept stale."""
+    acct = acct_of(store, "a")
+    eid = deliver(store, acct, 1)
+    cache = RecordCache(store)
+    synced(cache, store, acct)
+    assert cache.email(acct, eid).keywords == ()  # type: ignore[union-attr]
+    store.write(Batch((UpdateEmail(acct, eid, keywords_add=("$deleted",)),), now=101))
+    before = store.account(acct)  # floor still low: the records look recoverable
+    assert before is not None and before.changes_floor <= (cache.modseq(acct) or 0)
+    store.write(Batch((CompactChanges(acct, 0),), now=102))
+    cache.sync(acct, before)
+    again = cache.email(acct, eid)
+    assert again is not None and again.keywords == ("$deleted",)

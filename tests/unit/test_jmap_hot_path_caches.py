@@ -134,3 +134,17 @@ def test_render_cache_is_bounded_in_bytes() -> None:
     oldest = EmailRow(0, 0, 10, 0, frozenset(), frozenset({1}), b"x" * 32)
     assert cache.get(newest, shape) is not None
     assert cache.get(oldest, shape) is None
+
+
+def test_encode_response_splices_many_values_in_one_pass() -> None:
+    """Placeholders 1 and 10, 11 ... must not be confused, with one placeholder per object of a
+    plain list of many pre-encoded objects."""
+    items = [_pre({"id": f"e{n}", "subject": "x" * 100}) for n in range(2000)]
+    result = {
+        "methodResponses": [
+            ["Email/get", {"list": items, "notFound": []}, "0"],
+            ["Email/get", {"list": PreEncodedList(items[:12]), "state": "1"}, "1"],
+        ],
+        "sessionState": "s",
+    }
+    assert encode_response(result) == jsonio.dumps(result)

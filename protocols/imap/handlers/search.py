@@ -297,7 +297,12 @@ async def run_search(s: ImapSession, key: C.SearchKey) -> tuple[list[tuple[int, 
     ev = Evaluator(s)
     await ev.prepare(key)
     sel.poll()  # current flags; news found here is still reported after the command
-    return ev.compile(key)(sel.rows()), ev.max_modseq
+    hits = ev.compile(key)(sel.rows())
+    if not ev.max_modseq:  # no MODSEQ key matched anything
+        return hits, 0
+    # RFC 7162 §3.1.5: the highest mod-sequence of the messages returned (a MODSEQ key inside
+    # an AND also sees messages a later key drops).
+    return hits, max((email.modseq for _, _, email in hits), default=0)
 
 
 async def search(s: ImapSession, cmd: C.Search, out: list[bytes]) -> Done:
@@ -343,6 +348,13 @@ async def search(s: ImapSession, cmd: C.Search, out: list[bytes]) -> Done:
     if "COUNT" in result_opts:
         parts.append(b"COUNT %d" % len(numbers))
     if max_modseq and numbers:
+        # RFC 4731 §3.2: the highest mod-sequence of the messages *returned*; with MIN and/or
+        # MAX only (no ALL or COUNT), those are just the first and/or last match.
+        if result_opts and result_opts <= {"MIN", "MAX"}:
+            returned = [hits[0]] if "MIN" in result_opts else []
+            if "MAX" in result_opts:
+                returned.append(hits[-1])
+            max_modseq = max(email.modseq for _, _, email in returned)
         parts.append(b"MODSEQ %d" % max_modseq)
     out.append(b" ".join(parts) + b"\r\n")
     return Done("SEARCH completed")
