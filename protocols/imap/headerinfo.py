@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from protocols.mime import Address, ParsedMessage
+from protocols.mime.model import EnvelopeAddress
 
 MAX_CACHED = 50_000  # like the ENVELOPE/BODYSTRUCTURE render cache (handlers/fetch.py)
 
@@ -47,36 +48,52 @@ def _address_text(name: str | None, email: str) -> str:
     return f"{name} <{email}>" if name else email
 
 
-def _addresses(addrs: tuple[Address, ...]) -> str:
-    """``Name <local@domain>, other@domain``: a needle may name either part, or both."""
-    return ", ".join(_address_text(a.name, a.email) for a in addrs).casefold()
+def _text(addresses: list[str], groups: list[str]) -> str:
+    """``Name <local@domain>, other@domain, group``: a needle may name any part.  The envelope
+    field §6.4.4 searches holds group names too (``To: undisclosed-recipients:;``)."""
+    return ", ".join(addresses + groups).casefold()
 
 
-def _wire_addresses(items: Sequence[Any]) -> str:
-    return ", ".join(_address_text(a[0], a[1]) for a in items).casefold()
+def _groups(envelope_addresses: Sequence[Any]) -> list[str]:
+    """Group names among ENVELOPE addresses in wire form ``[name, adl, mailbox, host]``: a group
+    start has a mailbox (the group name) and no host (RFC 9051 §7.5.2)."""
+    return [a[2] for a in envelope_addresses if a[3] is None and a[2] is not None]
+
+
+def _addresses(addrs: tuple[Address, ...], envelope: Sequence[EnvelopeAddress]) -> str:
+    return _text(
+        [_address_text(a.name, a.email) for a in addrs],
+        _groups([e.to_wire() for e in envelope]),
+    )
+
+
+def _wire_addresses(items: Sequence[Any], envelope: Sequence[Any]) -> str:
+    return _text([_address_text(a[0], a[1]) for a in items], _groups(envelope))
 
 
 def header_info_of(parsed: ParsedMessage) -> HeaderInfo:
+    env = parsed.envelope
     return HeaderInfo(
         subject=(parsed.subject or "").casefold(),
-        from_=_addresses(parsed.from_),
-        to=_addresses(parsed.to),
-        cc=_addresses(parsed.cc),
-        bcc=_addresses(parsed.bcc),
+        from_=_addresses(parsed.from_, env.from_),
+        to=_addresses(parsed.to, env.to),
+        cc=_addresses(parsed.cc, env.cc),
+        bcc=_addresses(parsed.bcc, env.bcc),
         sent_at=parsed.sent_at,
     )
 
 
 def header_info_of_wire(wire: Sequence[Any]) -> HeaderInfo:
     """The same from :meth:`ParsedMessage.to_wire` output (current ``WIRE_VERSION``), without
-    rebuilding the MIME tree: sent_at, subject, from, to, cc and bcc are fields 7, 8, 9, 12,
-    13 and 14 there."""
+    rebuilding the MIME tree: the envelope is field 3 (from, to, cc and bcc at 2, 5, 6 and 7
+    in it); sent_at, subject, from, to, cc and bcc are fields 7, 8, 9, 12, 13 and 14."""
+    env = wire[3]
     return HeaderInfo(
         subject=(wire[8] or "").casefold(),
-        from_=_wire_addresses(wire[9]),
-        to=_wire_addresses(wire[12]),
-        cc=_wire_addresses(wire[13]),
-        bcc=_wire_addresses(wire[14]),
+        from_=_wire_addresses(wire[9], env[2]),
+        to=_wire_addresses(wire[12], env[5]),
+        cc=_wire_addresses(wire[13], env[6]),
+        bcc=_wire_addresses(wire[14], env[7]),
         sent_at=wire[7],
     )
 

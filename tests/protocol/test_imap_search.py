@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 import time
 
-from .imap_support import Env, ImapWire
+from .imap_support import Env, ImapWire, message
 
 R = re.compile
 
@@ -243,3 +243,22 @@ def test_thread(env: Env) -> None:
         ["* THREAD (3)(5)(1 4)"], R(r"a3 OK (UID )?THREAD completed")
     )
     w.cmd("a4 THREAD FANCY UTF-8 ALL").expect([], R(r"a4 (BAD|NO) .+"))
+
+
+def test_address_keys_match_group_names(env: Env) -> None:
+    """The envelope fields §6.4.4 searches hold group names: ``To: undisclosed-recipients:;``
+    is found by TO "undisclosed", a named group by its name as well as by its members."""
+    user = env.user()
+    env.deliver(
+        user,
+        b"From: Ann <ann@a.test>\r\nTo: undisclosed-recipients:;\r\n"
+        b"Cc: Team: bob@b.test, Carol <carol@c.test>;\r\nSubject: groups\r\n"
+        b"Message-ID: <g1@a.test>\r\n\r\nbody\r\n",
+    )
+    env.deliver(user, message("plain", "body\r\n"))
+    w = env.session(user)
+    w.cmd("s SELECT INBOX")
+    w.cmd("a1 SEARCH TO undisclosed").expect(["* SEARCH 1"], "a1 OK SEARCH completed")
+    w.cmd("a2 SEARCH CC team").expect(["* SEARCH 1"], "a2 OK SEARCH completed")
+    w.cmd("a3 SEARCH CC carol@c").expect(["* SEARCH 1"], "a3 OK SEARCH completed")
+    w.cmd("a4 SEARCH FROM team").expect(["* SEARCH"], "a4 OK SEARCH completed")
