@@ -18,7 +18,7 @@ from protocols.jmap.core import (
 )
 from protocols.jmap.core.errors import REQUEST_TOO_LARGE
 from store import Store
-from store.ids import blob_id, object_id, parse_object_id
+from store.ids import blob_id, parse_object_id
 
 from .email_query import EmailRow, account_index, email_state, parsed_message, type_changes
 from .email_render import (
@@ -137,9 +137,7 @@ def _get_many(
     found: list[PreEncoded] = []
     not_found: list[str] = []
     for ident in wanted:
-        eid = parse_object_id("email", ident)
-        if eid is not None and object_id("email", eid) != ident:
-            eid = None  # "e007" is not the id of email 7
+        eid = parse_object_id("email", ident)  # only the canonical form: "e007" is not 7
         row = rows.get(eid) if eid is not None else None
         if row is not None:
             hit = cache.get(row, shape)

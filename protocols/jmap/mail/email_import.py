@@ -42,6 +42,7 @@ from .email_build import invalid
 from .email_get import body_options
 from .email_render import (
     BODY_PART_PROPERTIES,
+    DEFAULT_EMAIL_PROPERTIES,
     EMAIL_PROPERTIES,
     MessageSource,
     check_properties,
@@ -60,25 +61,12 @@ from .write import context_of, type_state, write_ops
 
 IMPORT_PROPERTIES: Final = frozenset({"blobId", "mailboxIds", "keywords", "receivedAt"})
 COPY_PROPERTIES: Final = frozenset({"id", "mailboxIds", "keywords", "receivedAt"})
-# §4.9: Email/parse's default "properties".
-PARSE_DEFAULT_PROPERTIES: Final = (
-    "messageId",
-    "inReplyTo",
-    "references",
-    "sender",
-    "from",
-    "to",
-    "cc",
-    "bcc",
-    "replyTo",
-    "subject",
-    "sentAt",
-    "hasAttachment",
-    "preview",
-    "bodyValues",
-    "textBody",
-    "htmlBody",
-    "attachments",
+# §4.9: Email/parse's default "properties": Email/get's (§4.2) without what only a stored
+# email has.
+PARSE_DEFAULT_PROPERTIES: Final = tuple(
+    p
+    for p in DEFAULT_EMAIL_PROPERTIES
+    if p not in {"id", "blobId", "threadId", "mailboxIds", "keywords", "size", "receivedAt"}
 )
 
 

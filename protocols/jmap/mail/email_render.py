@@ -101,36 +101,6 @@ def part_content(
 
 
 # -- properties ------------------------------------------------------------------------------
-EMAIL_PROPERTIES: Final = frozenset(
-    {
-        "id",
-        "blobId",
-        "threadId",
-        "mailboxIds",
-        "keywords",
-        "size",
-        "receivedAt",
-        "headers",
-        "messageId",
-        "inReplyTo",
-        "references",
-        "sender",
-        "from",
-        "to",
-        "cc",
-        "bcc",
-        "replyTo",
-        "subject",
-        "sentAt",
-        "bodyStructure",
-        "bodyValues",
-        "textBody",
-        "htmlBody",
-        "attachments",
-        "hasAttachment",
-        "preview",
-    }
-)
 # RFC 8621 §4.2 (Email/get "properties" default).
 DEFAULT_EMAIL_PROPERTIES: Final = (
     "id",
@@ -158,6 +128,8 @@ DEFAULT_EMAIL_PROPERTIES: Final = (
     "htmlBody",
     "attachments",
 )
+# Every Email property (§4.1): the default ones plus the two that are asked for by name only.
+EMAIL_PROPERTIES: Final = frozenset({*DEFAULT_EMAIL_PROPERTIES, "headers", "bodyStructure"})
 BODY_PART_PROPERTIES: Final = frozenset(
     {
         "partId",

@@ -30,7 +30,14 @@ from ..core import (
     split_will_destroy,
 )
 from .email_build import invalid
-from .write import context_of, object_id_str, standard_changes, type_state, write_ops
+from .write import (
+    context_of,
+    object_id_str,
+    standard_changes,
+    standard_get,
+    type_state,
+    write_ops,
+)
 
 TYPE: Final = "Identity"
 PROPERTIES: Final = (
@@ -139,28 +146,14 @@ async def identity_get(call: MethodCall) -> list[tuple[str, dict[str, Any]]]:
     )
     acct = ctx.account(args.account_id)
     identities = await ensure_default(ctx, acct)
-    found: list[dict[str, Any]] = []
-    not_found: list[str] = []
-    if args.ids is None:
-        found = [to_json(oid, v, args.properties) for oid, v in identities.items()]
-    else:
-        for ident in args.ids:
-            number = parse_object_id("object", ident)
-            if number is None or number not in identities:
-                not_found.append(ident)
-            else:
-                found.append(to_json(number, identities[number], args.properties))
-    return [
-        (
-            "Identity/get",
-            {
-                "accountId": args.account_id,
-                "state": type_state(ctx, acct, TYPE),
-                "list": found,
-                "notFound": not_found,
-            },
-        )
-    ]
+    return standard_get(
+        "Identity/get",
+        args.account_id,
+        type_state(ctx, acct, TYPE),
+        identities,
+        args.ids,
+        lambda number, value: to_json(number, value, args.properties),
+    )
 
 
 async def identity_changes(call: MethodCall) -> list[Any]:

@@ -24,7 +24,7 @@ from protocols.jmap.core import (
 from protocols.jmap.core import account_id as parse_account_id
 from protocols.jmap.core.errors import REQUEST_TOO_LARGE
 from store.fts import Or, Query, Text
-from store.ids import object_id, parse_object_id
+from store.ids import parse_object_id
 
 from .email_query import check_filter
 
@@ -76,7 +76,7 @@ async def search_snippet_get(call: MethodCall) -> list[tuple[str, dict[str, Any]
     not_found: list[str] = []
     for ident in email_ids:
         eid = parse_object_id("email", ident)
-        if eid is None or object_id("email", eid) != ident or ctx.store.email(acct, eid) is None:
+        if eid is None or ctx.store.email(acct, eid) is None:
             not_found.append(ident)
             continue
         subject: str | None = None

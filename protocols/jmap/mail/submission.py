@@ -56,7 +56,14 @@ from ..core import (
 from .email_build import invalid, utc_date
 from .email_set import implicit_email_set
 from .identity import ensure_default
-from .write import context_of, object_id_str, standard_changes, type_state, write_ops
+from .write import (
+    context_of,
+    object_id_str,
+    standard_changes,
+    standard_get,
+    type_state,
+    write_ops,
+)
 
 TYPE: Final = "EmailSubmission"
 PROPERTIES: Final = (
@@ -105,27 +112,14 @@ async def submission_get(call: MethodCall) -> list[tuple[str, dict[str, Any]]]:
         known_properties=PROPERTIES,
     )
     acct = ctx.account(args.account_id)
-    stored = _load(ctx, acct)
-    found: list[dict[str, Any]] = []
-    not_found: list[str] = []
-    wanted = args.ids if args.ids is not None else [object_id_str(o) for o in stored]
-    for ident in wanted:
-        number = parse_object_id("object", ident)
-        if number is None or number not in stored:
-            not_found.append(ident)
-        else:
-            found.append(_json(number, stored[number], args.properties))
-    return [
-        (
-            "EmailSubmission/get",
-            {
-                "accountId": args.account_id,
-                "state": type_state(ctx, acct, TYPE),
-                "list": found,
-                "notFound": not_found,
-            },
-        )
-    ]
+    return standard_get(
+        "EmailSubmission/get",
+        args.account_id,
+        type_state(ctx, acct, TYPE),
+        _load(ctx, acct),
+        args.ids,
+        lambda number, value: _json(number, value, args.properties),
+    )
 
 
 async def submission_changes(call: MethodCall) -> list[Any]:

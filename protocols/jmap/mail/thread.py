@@ -47,7 +47,7 @@ async def thread_get(call: MethodCall) -> list[tuple[str, dict[str, Any]]]:
     not_found: list[str] = []
     for ident in wanted:
         tid = parse_object_id("thread", ident)
-        emails = threads.get(tid) if tid is not None and object_id("thread", tid) == ident else None
+        emails = threads.get(tid) if tid is not None else None
         if not emails:
             not_found.append(ident)
             continue

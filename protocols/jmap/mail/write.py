@@ -13,8 +13,8 @@ EmailSubmission/get|changes|query|queryChanges|set.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from typing import Any, Final
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, Final, TypeVar
 
 from store import ApplyResult, Batch
 from store.batch import Op
@@ -29,6 +29,8 @@ from ..core import (
     parse_changes,
     parse_state,
 )
+
+V = TypeVar("V")
 
 # Limits of one email (RFC 8621 §4.6 tooManyKeywords / tooManyMailboxes).
 MAX_KEYWORDS: Final = 128
@@ -90,6 +92,33 @@ async def standard_changes(call: MethodCall, type_name: str, response: str) -> l
         id_of=object_id_str,
     )
     return [(response, changes.to_json(args.account_id))]
+
+
+def standard_get(
+    response: str,
+    account_id: str,
+    state: str,
+    stored: Mapping[int, V],
+    ids: Sequence[str] | None,
+    render: Callable[[int, V], dict[str, Any]],
+) -> list[tuple[str, dict[str, Any]]]:
+    """A /get (RFC 8620 §5.1) over generic per-account objects, ``stored`` by number: every
+    object when ``ids`` is None, else each id in order, unknown ones in ``notFound``."""
+    wanted = ids if ids is not None else [object_id_str(n) for n in stored]
+    found: list[dict[str, Any]] = []
+    not_found: list[str] = []
+    for ident in wanted:
+        number = parse_object_id("object", ident)
+        if number is None or number not in stored:
+            not_found.append(ident)
+        else:
+            found.append(render(number, stored[number]))
+    return [
+        (
+            response,
+            {"accountId": account_id, "state": state, "list": found, "notFound": not_found},
+        )
+    ]
 
 
 def register_write(dispatcher: Dispatcher) -> None:
