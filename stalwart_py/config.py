@@ -562,21 +562,6 @@ def _derive_index_dir(values: Values) -> Path:
     return data_dir / "fts"
 
 
-def _derive_public_url(values: Values) -> str:
-    bind: str = values["http"]["bind"]
-    host = bind
-    try:
-        ip = ipaddress.ip_address(bind)
-    except ValueError:
-        pass
-    else:
-        if ip.is_unspecified:
-            host = values["server"]["hostname"]
-        elif ip.version == 6:
-            host = f"[{bind}]"  # RFC 3986 §3.2.2: IPv6 literals are bracketed
-    return f"http://{host}:{values['http']['port']}"
-
-
 LogLevel = Literal["debug", "info", "warning", "error"]
 SearchBackend = Literal["tantivy", "whoosh"]
 
@@ -752,14 +737,59 @@ class HttpConfig:
         STR,
         "",
         "Base URL clients use to reach this server, such as `https://mail.example.com`; the "
-        "URLs in the JMAP session object are built from it. Set it when the server runs behind "
-        "a reverse proxy. Empty: `http://BIND:PORT`, with `server.hostname` in place of a "
-        "wildcard bind address.",
+        "URLs in the JMAP session object (apiUrl, downloadUrl, uploadUrl, eventSourceUrl and the "
+        "WebSocket `url`) are built from it. Set it when the server runs behind a reverse proxy. "
+        "Empty: each session names the scheme the request came in on (`https`/`wss` on "
+        "`tls_port`, `http`/`ws` on `port`) and the request's `Host` header.",
         PUBLIC_URL,
-        derive=_derive_public_url,
     )
     max_request_size: int = setting(
-        SIZE, "50M", "Largest HTTP request body accepted, blob uploads included.", POSITIVE
+        SIZE,
+        "10M",
+        "Largest JMAP API request body (`maxSizeRequest` in the session, RFC 8620 §2), also "
+        "the largest JMAP message over WebSocket. A larger one is refused with the "
+        "`urn:ietf:params:jmap:error:limit` problem (`limit: maxSizeRequest`, HTTP 413).",
+        POSITIVE,
+    )
+    max_upload_size: int = setting(
+        SIZE,
+        "50M",
+        "Largest blob upload (`maxSizeUpload` in the session, RFC 8620 §2, §6.1); a larger one "
+        "gets HTTP 413 with the `limit` problem (`limit: maxSizeUpload`).",
+        POSITIVE,
+    )
+    max_concurrent_requests: int = setting(
+        INT,
+        4,
+        "Most API requests one user may have in progress at once (`maxConcurrentRequests`, "
+        "RFC 8620 §2); one more is refused with the `limit` problem.",
+        at_least(1),
+    )
+    max_concurrent_uploads: int = setting(
+        INT,
+        4,
+        "Most uploads one user may have in progress at once (`maxConcurrentUpload`, RFC 8620 §2).",
+        at_least(1),
+    )
+    max_calls_in_request: int = setting(
+        INT,
+        16,
+        "Most method calls in one API request (`maxCallsInRequest`, RFC 8620 §2).",
+        at_least(1),
+    )
+    max_objects_in_get: int = setting(
+        INT,
+        500,
+        "Most objects one /get may fetch (`maxObjectsInGet`, RFC 8620 §2, §5.1: "
+        "`requestTooLarge` beyond it).",
+        at_least(1),
+    )
+    max_objects_in_set: int = setting(
+        INT,
+        500,
+        "Most objects one /set may create, update and destroy together (`maxObjectsInSet`, "
+        "RFC 8620 §2, §5.3: `requestTooLarge` beyond it).",
+        at_least(1),
     )
     cors_origins: tuple[str, ...] = setting(
         STR_LIST,

@@ -79,7 +79,11 @@ class _Timeout(Exception):
 
 
 class _TooLarge(Exception):
-    """A body exceeded its limit: 413."""
+    """A body exceeded its limit: 413, or the route's own answer for that."""
+
+    def __init__(self, response: Response | None = None) -> None:
+        super().__init__("request body too large")
+        self.response = response
 
 
 _date_cache: tuple[int, bytes] = (0, b"")
@@ -398,14 +402,22 @@ class _Connection:
                 return event
             return None  # ConnectionClosed (or PAUSED, which cannot happen here)
 
-    async def fail(self, status: int, detail: str, request_id: str | None = None) -> None:
-        """Send an error response and mark the connection for closing."""
+    async def fail(
+        self,
+        status: int,
+        detail: str,
+        request_id: str | None = None,
+        response: Response | None = None,
+    ) -> None:
+        """Send an error response (``response``, or a problem of ``status`` with ``detail``) and
+        mark the connection for closing."""
         self.linger = True
         if self.h11.our_state not in (h11.IDLE, h11.SEND_RESPONSE):
             return
         rid = request_id or secrets.token_hex(8)
         log.info("HTTP %d to %s: %s (rid %s)", status, self.peer, detail, rid)
-        response = problem(status, detail=detail)
+        if response is None:
+            response = problem(status, detail=detail)
         try:
             await self.write_response(None, response, rid, close=True)
         except (h11.LocalProtocolError, _Closed):
@@ -439,7 +451,7 @@ class _Connection:
             elif isinstance(event, h11.Data):
                 size += len(event.data)
                 if size > limit:
-                    raise _TooLarge
+                    raise _TooLarge()
                 chunks.append(bytes(event.data))
             elif isinstance(event, h11.EndOfMessage):
                 return b"".join(chunks)
@@ -481,9 +493,9 @@ class _Connection:
         except _Timeout:
             status = 408
             await self.fail(408, "request body not received in time", rid)
-        except _TooLarge:
+        except _TooLarge as exc:
             status = 413
-            await self.fail(413, "request body too large", rid)
+            await self.fail(413, "request body too large", rid, exc.response)
         finally:
             if self.server.access_log and access_log.isEnabledFor(logging.INFO):
                 access_log.info(
@@ -528,13 +540,16 @@ class _Connection:
         declared = request.headers.get("content-length")
         if declared is not None and int(declared) > limit:
             # Never send 100 for a body we would refuse (RFC 9110 §10.1.1).
-            raise _TooLarge
+            raise _TooLarge(admitted.too_large)
         if conn.they_are_waiting_for_100_continue:
             await self.send(
                 conn.send(h11.InformationalResponse(status_code=100, headers=[])) or b""
             )
         # An upgrade request ends at EndOfMessage too (h11 then PAUSES until we answer).
-        body = await self.read_body(limit)
+        try:
+            body = await self.read_body(limit)
+        except _TooLarge:
+            raise _TooLarge(admitted.too_large) from None
         request = request.with_body(body, admitted.path_params)
         reply = await self.call(admitted.handler, request)
         if isinstance(reply, Response):

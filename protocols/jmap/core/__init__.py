@@ -69,7 +69,15 @@ from .query import (
     query_window,
 )
 from .refs import resolve_arguments, resolve_id, resolve_ids, resolve_reference
-from .request import Invocation, Request, Response, check_request_size, parse_request
+from .request import (
+    Invocation,
+    Request,
+    Response,
+    check_content_type,
+    check_request_size,
+    parse_request,
+    request_too_large,
+)
 from .session import (
     Session,
     SessionAccount,
@@ -120,6 +128,7 @@ __all__ = [
     "account_id",
     "apply_patch",
     "build_session",
+    "check_content_type",
     "check_if_in_state",
     "check_known",
     "check_request_size",
@@ -151,6 +160,7 @@ __all__ = [
     "query_changes_response",
     "query_response",
     "query_window",
+    "request_too_large",
     "resolve_arguments",
     "resolve_id",
     "resolve_ids",
