@@ -1,0 +1,176 @@
+"""JMAP Mail rules clients trip over, end to end against the real server: raw JSON over
+``http.client`` for the error cases, the jmapc client library where a real client's view
+matters.  Each test names the RFC section it checks.
+"""
+
+from __future__ import annotations
+
+import itertools
+import warnings
+from collections.abc import Iterator
+from typing import Any
+
+import jmapc
+import pytest
+from jmapc.methods import EmailGet
+
+from tests.e2e.test_jmap_conformance_core import Client, start
+
+MIXED = (
+    'MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary="XX"\r\n',
+    "--XX\r\n"
+    'Content-Type: multipart/alternative; boundary="YY"\r\n'
+    "\r\n"
+    "--YY\r\n"
+    "Content-Type: text/plain; charset=utf-8\r\n"
+    "\r\n"
+    "line one\r\nline two\r\n"
+    "--YY\r\n"
+    "Content-Type: text/html; charset=utf-8\r\n"
+    "\r\n"
+    '<p>ab</p>\r\n<a href="https://example.com/">c</a>\r\n'
+    "--YY--\r\n"
+    "--XX\r\n"
+    "Content-Type: text/plain; charset=utf-8\r\n"
+    'Content-Disposition: attachment; filename="notes.txt"\r\n'
+    "\r\n"
+    "att one\r\natt two\r\n"
+    "--XX--\r\n",
+)
+
+
+@pytest.fixture(scope="module")
+def jc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Client]:
+    srv = start(tmp_path_factory.mktemp("jmaprules"))
+    try:
+        yield Client(srv)
+    finally:
+        srv.stop()
+
+
+_SERIAL = itertools.count(1)
+
+
+def delivered(jc: Client, subject: str, body: str, headers: str) -> str:
+    """Delivers a message over LMTP (its subject made unique) and returns its Email id."""
+    subject = f"{subject} n{next(_SERIAL)}z"
+    jc.deliver(subject, body=body, headers=headers)
+    out = jc.ok("Email/query", {"filter": {"subject": subject}})
+    assert len(out["ids"]) == 1, out
+    return str(out["ids"][0])
+
+
+def mixed_email(jc: Client) -> str:
+    return delivered(jc, "mixed rules", MIXED[1], MIXED[0])
+
+
+def get_one(jc: Client, eid: str, **args: Any) -> dict[str, Any]:
+    out = jc.ok("Email/get", {"ids": [eid], **args})
+    return dict(out["list"][0])
+
+
+# -- RFC 8621 §4.1.4 bodyValues: CRLF becomes LF ------------------------------------------------
+def test_body_values_replace_every_crlf_with_lf(jc: Client) -> None:
+    """RFC 8621 §4.1.4 EmailBodyValue value: "with any CRLF replaced with a single LF", for
+    text/plain and text/html values, through fetchTextBodyValues, fetchHTMLBodyValues and
+    fetchAllBodyValues (§4.2: "any text/* part in the bodyStructure", the attachment too)."""
+    eid = mixed_email(jc)
+    props = ["textBody", "htmlBody", "attachments", "bodyValues"]
+    e = get_one(jc, eid, properties=props)
+    assert e["bodyValues"] == {}  # nothing fetched unless asked
+    text_id = e["textBody"][0]["partId"]
+    html_id = e["htmlBody"][0]["partId"]
+    att_id = e["attachments"][0]["partId"]
+    text = get_one(jc, eid, properties=props, fetchTextBodyValues=True)["bodyValues"]
+    assert text == {
+        text_id: {"value": "line one\nline two", "isEncodingProblem": False, "isTruncated": False}
+    }
+    html = get_one(jc, eid, properties=props, fetchHTMLBodyValues=True)["bodyValues"]
+    assert set(html) == {html_id}
+    assert html[html_id]["value"] == '<p>ab</p>\n<a href="https://example.com/">c</a>'
+    every = get_one(jc, eid, properties=props, fetchAllBodyValues=True)["bodyValues"]
+    assert set(every) == {text_id, html_id, att_id}
+    assert every[att_id]["value"] == "att one\natt two"
+    assert not any("\r" in v["value"] for v in every.values())
+    # Email/parse renders body values the same way (§4.9).
+    blob = jc.ok("Email/get", {"ids": [eid], "properties": ["blobId"]})["list"][0]["blobId"]
+    parsed = jc.ok(
+        "Email/parse", {"blobIds": [blob], "properties": ["bodyValues"], "fetchAllBodyValues": True}
+    )["parsed"][blob]
+    assert parsed["bodyValues"] == every
+
+
+def test_max_body_value_bytes_counts_the_lf_value(jc: Client) -> None:
+    """RFC 8621 §4.2 maxBodyValueBytes: the *value* (CRLF already replaced) "MUST be truncated
+    if necessary so it does not exceed this number of octets"; isTruncated only when it was;
+    never mid-codepoint; and for text/html not inside a tag (SHOULD NOT)."""
+    eid = mixed_email(jc)
+    base = {"properties": ["textBody", "htmlBody", "bodyValues"], "fetchAllBodyValues": True}
+    e = get_one(jc, eid, **base, maxBodyValueBytes=17)  # "line one\nline two" is 17 octets
+    text_id = e["textBody"][0]["partId"]
+    assert e["bodyValues"][text_id] == {
+        "value": "line one\nline two",
+        "isEncodingProblem": False,
+        "isTruncated": False,
+    }
+    cut = get_one(jc, eid, **base, maxBodyValueBytes=10)["bodyValues"][text_id]
+    assert cut == {"value": "line one\nl", "isEncodingProblem": False, "isTruncated": True}
+    # text/html: 20 octets end inside '<a href=...>': the cut goes back before the tag.
+    html_id = e["htmlBody"][0]["partId"]
+    html = get_one(jc, eid, **base, maxBodyValueBytes=20)["bodyValues"][html_id]
+    assert html == {"value": "<p>ab</p>\n", "isEncodingProblem": False, "isTruncated": True}
+    # UTF-8: "é\né\n" is 6 octets; 4 would split the second é.
+    uid = delivered(
+        jc,
+        "utf8 lf",
+        "\u00e9\r\n\u00e9\r\n",
+        "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n"
+        "Content-Transfer-Encoding: 8bit\r\n",
+    )
+    args = {"properties": ["textBody", "bodyValues"], "fetchTextBodyValues": True}
+    one = get_one(jc, uid, **args, maxBodyValueBytes=4)
+    part = one["textBody"][0]["partId"]
+    assert one["bodyValues"][part]["value"] == "\u00e9\n"
+    assert one["bodyValues"][part]["isTruncated"] is True
+    whole = get_one(jc, uid, **args, maxBodyValueBytes=6)["bodyValues"][part]
+    assert whole == {"value": "\u00e9\n\u00e9\n", "isEncodingProblem": False, "isTruncated": False}
+
+
+# -- RFC 8621 §4.1.4 bodyStructure: the whole tree -----------------------------------------------
+def test_body_structure_is_the_whole_tree_with_default_body_properties(jc: Client) -> None:
+    """RFC 8621 §4.1.4 bodyStructure is "the full MIME structure": multipart parts carry their
+    subParts even with the default bodyProperties (§4.2's list lacks subParts); leaves don't."""
+    eid = mixed_email(jc)
+    root = get_one(jc, eid, properties=["bodyStructure"])["bodyStructure"]
+    assert root["type"] == "multipart/mixed"
+    alternative, attachment = root["subParts"]
+    assert alternative["type"] == "multipart/alternative"
+    assert [p["type"] for p in alternative["subParts"]] == ["text/plain", "text/html"]
+    assert "subParts" not in attachment and attachment["name"] == "notes.txt"
+    # Asked for explicitly, leaves say null (as before).
+    root = get_one(jc, eid, properties=["bodyStructure"], bodyProperties=["type", "subParts"])[
+        "bodyStructure"
+    ]
+    assert root["subParts"][1] == {"type": "text/plain", "subParts": None}
+
+
+def test_body_structure_tree_through_jmapc(jc: Client) -> None:
+    """RFC 8621 §4.1.4 as a real client sees it: jmapc's Email/get of bodyStructure, default
+    bodyProperties, yields the nested parts."""
+    eid = mixed_email(jc)
+    client = jmapc.Client.create_with_password(
+        f"127.0.0.1:{jc.ports['https']}", jc.user, jc.password
+    )
+    client.requests_session.verify = False  # self-signed test certificate
+    client.requests_session.trust_env = False
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result: Any = client.request(
+            EmailGet(ids=[eid], properties=["bodyStructure"]),
+            raise_errors=True,
+            single_response=True,
+        )
+    root = result.data[0].body_structure
+    assert root.type == "multipart/mixed"
+    assert [p.type for p in root.sub_parts] == ["multipart/alternative", "text/plain"]
+    assert [p.type for p in root.sub_parts[0].sub_parts] == ["text/plain", "text/html"]
