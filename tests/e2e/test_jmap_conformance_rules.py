@@ -174,3 +174,97 @@ def test_body_structure_tree_through_jmapc(jc: Client) -> None:
     assert root.type == "multipart/mixed"
     assert [p.type for p in root.sub_parts] == ["multipart/alternative", "text/plain"]
     assert [p.type for p in root.sub_parts[0].sub_parts] == ["text/plain", "text/html"]
+
+
+# -- RFC 8621 §4.8 Email/import: blobId errors ----------------------------------------------------
+def test_email_import_unknown_blob_is_invalid_properties(jc: Client) -> None:
+    """RFC 8621 §4.8: "If the blobId, mailboxIds, or keywords properties are invalid (e.g.,
+    missing, wrong type, id not found), the server MUST reject the import with an
+    invalidProperties SetError"; a blob that exists but is no RFC 5322 message gets
+    invalidEmail ("the server MAY reject the import with an invalidEmail SetError")."""
+    inbox = jc.mailbox("inbox")
+    garbage = jc.upload(b"\x00\x01\x02 no header here \xff\r\n")["blobId"]
+    out = jc.ok(
+        "Email/import",
+        {
+            "emails": {
+                "gone": {"blobId": "b" + "0" * 64, "mailboxIds": {inbox: True}},
+                "junk": {"blobId": garbage, "mailboxIds": {inbox: True}},
+                "both": {"blobId": "b" + "1" * 64, "mailboxIds": {"nope": True}},
+            }
+        },
+    )
+    failed = out["notCreated"]
+    assert failed["gone"]["type"] == "invalidProperties"
+    assert failed["gone"]["properties"] == ["blobId"]
+    assert failed["junk"]["type"] == "invalidEmail"
+    assert failed["both"]["type"] == "invalidProperties"
+    assert sorted(failed["both"]["properties"]) == ["blobId", "mailboxIds/nope"]
+    assert out["created"] is None
+
+
+# -- RFC 8620 §5.3: every invalid property, by path ------------------------------------------------
+def test_email_set_create_lists_every_invalid_property_by_path(jc: Client) -> None:
+    """RFC 8620 §5.3 invalidProperties: the SetError "SHOULD also have a property called
+    properties ... that lists *all* the properties that were invalid", each pointing at the
+    offending sub-property (RFC 8621 §4.6 rules: no Content-Transfer-Encoding, no size with a
+    partId; mailboxIds members; keywords members; server-set properties)."""
+    drafts = jc.mailbox("drafts")
+    out = jc.ok(
+        "Email/set",
+        {
+            "create": {
+                "bad": {
+                    "id": "e999",
+                    "mailboxIds": {drafts: True, "xyz": True},
+                    "keywords": {"$seen": True, "a b": True},
+                    "subject": 7,
+                    "bodyStructure": {
+                        "type": "text/plain",
+                        "partId": "1",
+                        "size": 4,
+                        "header:Content-Transfer-Encoding": " base64",
+                    },
+                    "bodyValues": {"1": {"value": "text"}},
+                }
+            }
+        },
+    )
+    error = out["notCreated"]["bad"]
+    assert error["type"] == "invalidProperties"
+    assert sorted(error["properties"]) == sorted(
+        [
+            "id",
+            "mailboxIds/xyz",
+            "keywords/a b",
+            "subject",
+            "bodyStructure/size",
+            "bodyStructure/header:Content-Transfer-Encoding",
+        ]
+    )
+    assert out["created"] is None
+    # Nested parts are named by their place in the tree.
+    out = jc.ok(
+        "Email/set",
+        {
+            "create": {
+                "deep": {
+                    "mailboxIds": {drafts: True},
+                    "bodyStructure": {
+                        "type": "multipart/mixed",
+                        "subParts": [
+                            {"partId": "1", "charset": "utf-8"},
+                            {"blobId": 5, "disposition": "not a token"},
+                        ],
+                    },
+                    "bodyValues": {"1": {"value": "x", "isTruncated": True}},
+                }
+            }
+        },
+    )
+    assert sorted(out["notCreated"]["deep"]["properties"]) == [
+        "bodyStructure/subParts/0/charset",
+        "bodyStructure/subParts/1/blobId",
+        "bodyStructure/subParts/1/disposition",
+        "bodyValues/1/isTruncated",
+    ]

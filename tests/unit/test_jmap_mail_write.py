@@ -439,7 +439,7 @@ async def test_email_set_body_structure_and_header_forms_rfc8621_4_6(env: Env) -
                 "textBody": [{"partId": "t", "type": "text/html"}],
                 "bodyValues": {"t": {"value": ""}},
             },
-            "textBody",
+            "textBody/0/type",
         ),
         (
             {
@@ -452,14 +452,14 @@ async def test_email_set_body_structure_and_header_forms_rfc8621_4_6(env: Env) -
         ({"textBody": [{"partId": "missing"}]}, "textBody/0/partId"),
         (
             {"textBody": [{"partId": "t", "charset": "utf-8"}], "bodyValues": {"t": {"value": ""}}},
-            "textBody/0",
+            "textBody/0/charset",
         ),
         (
             {
                 "textBody": [{"partId": "t"}],
                 "bodyValues": {"t": {"value": "", "isTruncated": True}},
             },
-            "bodyValues",
+            "bodyValues/t/isTruncated",
         ),
         ({"to": [{"email": "not an address"}]}, "to"),
         ({"sentAt": "yesterday"}, "sentAt"),
@@ -501,7 +501,7 @@ async def test_email_set_create_errors_rfc8621_4_6(env: Env) -> None:
     assert errors["kw"]["type"] == "tooManyKeywords"
     assert errors["badkw"]["type"] == "invalidProperties"
     assert errors["nombox"]["properties"] == ["mailboxIds"]
-    assert errors["foreign"]["properties"] == ["mailboxIds"]
+    assert errors["foreign"]["properties"] == [f"mailboxIds/m{bob_box.id + 100}"]
 
 
 async def test_email_set_over_quota_rfc8621_4_6(env: Env) -> None:
@@ -700,8 +700,10 @@ async def test_email_import_uploaded_blob_rfc8621_4_8(env: Env) -> None:
     assert created["size"] == len(SIMPLE)
     email = env.store.email(env.alice, parse_object_id("email", created["id"]) or 0)
     assert email is not None and email.received_at == 1683356889 and email.keywords == ("$seen",)
-    assert out["notCreated"]["i2"]["type"] == "blobNotFound"
-    assert out["notCreated"]["i3"]["properties"] == ["mailboxIds"]
+    # RFC 8621 §4.8: an unknown blobId is invalidProperties naming blobId.
+    assert out["notCreated"]["i2"]["type"] == "invalidProperties"
+    assert out["notCreated"]["i2"]["properties"] == ["blobId"]
+    assert out["notCreated"]["i3"]["properties"] == ["mailboxIds/m999"]
     assert out["oldState"] != out["newState"]
 
 

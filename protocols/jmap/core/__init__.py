@@ -48,6 +48,7 @@ from .errors import (
     method_error_for,
     set_error_for,
 )
+from .invalid import InvalidProperties
 from .patch import apply_patch, patch_paths
 from .query import (
     AddedItem,
@@ -108,6 +109,7 @@ __all__ = [
     "FilterOperator",
     "GetArgs",
     "Handler",
+    "InvalidProperties",
     "Invocation",
     "MethodCall",
     "MethodError",

@@ -29,6 +29,7 @@ from ..context import JmapContext
 from ..core import (
     MAIL,
     Dispatcher,
+    InvalidProperties,
     MethodCall,
     SetError,
     SetResponse,
@@ -69,15 +70,21 @@ def mailbox_number(
 def parse_mailbox_ids(
     ctx: JmapContext, acct: int, value: Any, created_ids: Mapping[str, str]
 ) -> tuple[int, ...]:
-    """A ``mailboxIds`` map (``Id[Boolean]``, values true) → mailbox numbers."""
+    """A ``mailboxIds`` map (``Id[Boolean]``, values true) → mailbox numbers.  Every bad
+    member is named as ``mailboxIds/<id>`` (RFC 8620 §5.3: the SetError lists all of them)."""
     if not isinstance(value, dict) or not value:
         raise invalid("mailboxIds", "mailboxIds must name at least one mailbox.")
     out: list[int] = []
+    problems = InvalidProperties()
     for ident, flag in value.items():
         number = mailbox_number(ctx, acct, ident, created_ids)
-        if flag is not True or number is None:
-            raise invalid("mailboxIds", f"{ident!r} is not a mailbox of this account.")
-        out.append(number)
+        if number is None:
+            problems.add(f"mailboxIds/{ident}", f"{ident!r} is not a mailbox of this account.")
+        elif flag is not True:
+            problems.add(f"mailboxIds/{ident}", "mailboxIds values must be true.")
+        else:
+            out.append(number)
+    problems.check()
     if len(set(out)) > MAX_MAILBOXES_PER_EMAIL:
         raise SetError("tooManyMailboxes", f"At most {MAX_MAILBOXES_PER_EMAIL} mailboxes.")
     return tuple(sorted(set(out)))
@@ -90,10 +97,13 @@ def parse_keywords(value: Any) -> tuple[str, ...]:
     if not isinstance(value, dict):
         raise invalid("keywords", "keywords must be an object.")
     out: set[str] = set()
+    problems = InvalidProperties()
     for word, flag in value.items():
         if flag is not True or not valid_keyword(word):
-            raise invalid("keywords", f"{word!r} is not a valid keyword.")
-        out.add(word.lower())
+            problems.add(f"keywords/{word}", f"{word!r} is not a keyword set to true.")
+        else:
+            out.add(word.lower())
+    problems.check()
     if len(out) > MAX_KEYWORDS:
         raise SetError("tooManyKeywords", f"At most {MAX_KEYWORDS} keywords.")
     return tuple(sorted(out))
@@ -159,20 +169,39 @@ def created_json(email_id: int, thread_id: int, sha: bytes, size: int) -> dict[s
 def _new_email(
     call: MethodCall, ctx: JmapContext, acct: int, obj: dict[str, Any], now: int
 ) -> NewEmail:
-    bad = sorted(SERVER_SET & obj.keys())
-    if bad:
-        raise SetError("invalidProperties", "Server-set properties.", properties=bad)
-    if "mailboxIds" not in obj:
-        raise invalid("mailboxIds", "mailboxIds is required.")
-    mailbox_ids = parse_mailbox_ids(ctx, acct, obj["mailboxIds"], call.created_ids)
-    keywords = parse_keywords(obj.get("keywords"))
-    received_at = parse_received_at(obj.get("receivedAt"), now)
-    raw = build_message(
-        obj,
-        read_blob=blob_reader(ctx, acct, call.created_ids),
-        hostname=ctx.services.hostname,
-        now=now,
-    )
+    # RFC 8620 §5.3: the invalidProperties SetError lists every invalid property, so each
+    # check runs whatever the others found.
+    problems = InvalidProperties()
+    for prop in sorted(SERVER_SET & obj.keys()):
+        problems.add(prop, f"{prop} is set by the server.")
+    mailbox_ids: tuple[int, ...] = ()
+    keywords: tuple[str, ...] = ()
+    received_at = now
+    raw = b""
+    with problems.collecting():
+        if "mailboxIds" not in obj:
+            raise invalid("mailboxIds", "mailboxIds is required.")
+        mailbox_ids = parse_mailbox_ids(ctx, acct, obj["mailboxIds"], call.created_ids)
+    with problems.collecting():
+        keywords = parse_keywords(obj.get("keywords"))
+    with problems.collecting():
+        received_at = parse_received_at(obj.get("receivedAt"), now)
+    missing: SetError | None = None
+    with problems.collecting():
+        try:
+            raw = build_message(
+                {k: v for k, v in obj.items() if k not in SERVER_SET},
+                read_blob=blob_reader(ctx, acct, call.created_ids),
+                hostname=ctx.services.hostname,
+                now=now,
+            )
+        except SetError as err:
+            if err.type != "blobNotFound":
+                raise
+            missing = err  # reported only when nothing is invalid
+    problems.check()
+    if missing is not None:
+        raise missing
     return NewEmail(raw, parse_message(raw), mailbox_ids, keywords, received_at)
 
 
