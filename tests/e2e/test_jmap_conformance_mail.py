@@ -85,7 +85,8 @@ def test_mailbox_set_tree_and_destroy_rules(jc: Client) -> None:
     assert got[top]["parentId"] is None
     # Sibling names must be unique (§2: "no two sibling Mailboxes with the same name").
     clash = jc.ok("Mailbox/set", {"create": {"x": {"name": "tree mid", "parentId": top}}})
-    assert clash["notCreated"]["x"]["type"] == "invalidProperties"
+    assert clash["notCreated"]["x"]["type"] == "alreadyExists"
+    assert clash["notCreated"]["x"]["existingId"] == mid
     # Moving a mailbox under its own descendant would make a cycle.
     cyc = jc.ok("Mailbox/set", {"update": {top: {"parentId": leaf}}})
     assert cyc["notUpdated"][top]["type"] == "invalidProperties"

@@ -268,3 +268,91 @@ def test_email_set_create_lists_every_invalid_property_by_path(jc: Client) -> No
         "bodyStructure/subParts/1/disposition",
         "bodyValues/1/isTruncated",
     ]
+
+
+# -- RFC 8621 §2 / RFC 8620 §5.3: a sibling with the same name is alreadyExists ------------------
+def test_mailbox_sibling_name_clash_is_already_exists_with_existing_id(jc: Client) -> None:
+    """RFC 8621 §2 ("There MUST NOT be two sibling Mailboxes with both the same parent and the
+    same name") answered with RFC 8620 §5.3 alreadyExists, whose existingId "MUST be
+    included": on create (against a stored sibling and against another create of the same
+    call), on rename, and on a move under a parent that has a child of that name.  Same name
+    means equal after NFC and case folding; the same name under another parent is fine."""
+    made = jc.ok(
+        "Mailbox/set",
+        {
+            "create": {
+                "p": {"name": "Projects"},
+                "w": {"name": "Work", "parentId": "#p"},
+                "o": {"name": "Other"},
+                "x": {"name": "Work"},  # top level: another parent, allowed
+            }
+        },
+    )["created"]
+    projects, work, other = (made[k]["id"] for k in ("p", "w", "o"))
+    out = jc.ok(
+        "Mailbox/set",
+        {
+            "create": {
+                "same": {"name": "Work", "parentId": projects},
+                "case": {"name": "wORK", "parentId": projects},
+                "nfc": {"name": "Cafe\u0301", "parentId": projects},
+                "nfc2": {"name": "caf\u00e9", "parentId": projects},
+            }
+        },
+    )
+    failed = out["notCreated"]
+    for key in ("same", "case"):
+        assert failed[key]["type"] == "alreadyExists", failed[key]
+        assert failed[key]["existingId"] == work
+    # Two creates of one call with the same name: the second names the first.
+    assert set(out["created"]) | set(failed) == {"same", "case", "nfc", "nfc2"}
+    first, second = ("nfc", "nfc2") if "nfc" in out["created"] else ("nfc2", "nfc")
+    assert failed[second]["type"] == "alreadyExists"
+    assert failed[second]["existingId"] == out["created"][first]["id"]
+    # Update: rename onto a sibling, and move next to a child of the same name.
+    jc.ok("Mailbox/set", {"update": {other: {"parentId": projects}}})
+    out = jc.ok(
+        "Mailbox/set",
+        {"update": {other: {"name": "WORK"}}},
+    )
+    assert out["notUpdated"][other]["type"] == "alreadyExists"
+    assert out["notUpdated"][other]["existingId"] == work
+    top_work = made["x"]["id"]
+    out = jc.ok("Mailbox/set", {"update": {top_work: {"parentId": projects}}})
+    assert out["notUpdated"][top_work] == {
+        "type": "alreadyExists",
+        "description": "A sibling mailbox is already named 'Work'.",
+        "existingId": work,
+    }
+    # Renaming a mailbox to its own name in another case is no clash with itself.
+    assert jc.ok("Mailbox/set", {"update": {work: {"name": "WORK"}}})["updated"] == {work: None}
+
+
+def test_mailbox_set_lists_every_invalid_property(jc: Client) -> None:
+    """RFC 8620 §5.3: the invalidProperties SetError of Mailbox/set lists all invalid
+    properties of the object, not only the first."""
+    out = jc.ok(
+        "Mailbox/set",
+        {
+            "create": {
+                "bad": {
+                    "name": "a/b",
+                    "sortOrder": -1,
+                    "isSubscribed": "yes",
+                    "role": "bogus",
+                    "totalEmails": 3,
+                    "parentId": "nope",
+                }
+            }
+        },
+    )
+    error = out["notCreated"]["bad"]
+    assert error["type"] == "invalidProperties"
+    assert sorted(error["properties"]) == [
+        "isSubscribed",
+        "name",
+        "parentId",
+        "role",
+        "sortOrder",
+        "totalEmails",
+    ]

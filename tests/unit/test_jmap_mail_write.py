@@ -232,12 +232,14 @@ async def test_mailbox_set_invalid_names_and_roles_rfc8621_2_5(env: Env) -> None
         },
     )
     assert out["created"] is None
+    # RFC 8620 §5.3 alreadyExists (with existingId) for the sibling name clash.
+    dup = out["notCreated"].pop("dup")
+    assert dup["type"] == "alreadyExists" and dup["existingId"] == env.mailbox("inbox")
     props = {k: v["properties"] for k, v in out["notCreated"].items()}
     assert {k: v["type"] for k, v in out["notCreated"].items()} == dict.fromkeys(
         props, "invalidProperties"
     )
     assert props == {
-        "dup": ["name"],
         "empty": ["name"],
         "slash": ["name"],
         "role": ["role"],
