@@ -356,3 +356,109 @@ def test_mailbox_set_lists_every_invalid_property(jc: Client) -> None:
         "sortOrder",
         "totalEmails",
     ]
+
+
+# -- RFC 8620 §5.3: whole objects sent back --------------------------------------------------------
+def _whole_back(jc: Client, type_name: str, obj: dict[str, Any], change: dict[str, Any]) -> Any:
+    """``type_name``/set updating ``obj`` with the whole object as the PatchObject."""
+    using = ("urn:ietf:params:jmap:core",) if type_name == "PushSubscription" else None
+    args: dict[str, Any] = {"update": {obj["id"]: {**obj, **change}}}
+    if using is None:
+        return jc.ok(f"{type_name}/set", args)
+    return jc.api([f"{type_name}/set", args, "p"], using=using)["methodResponses"][0][1]
+
+
+def test_set_accepts_server_set_and_immutable_properties_with_their_current_value(
+    jc: Client,
+) -> None:
+    """RFC 8620 §5.3 update: "Any server-set properties MAY be included in the patch if their
+    value is identical to the current server value ... Otherwise, the update MUST be rejected
+    with an invalidProperties SetError" ("an entire Foo object is also a valid PatchObject").
+    Email, Mailbox, Identity, EmailSubmission, VacationResponse and PushSubscription objects
+    as /get returned them are accepted whole; a changed server-set or immutable value is not."""
+    eid = mixed_email(jc)
+    email = jc.ok("Email/get", {"ids": [eid]})["list"][0]  # the default properties
+    out = _whole_back(jc, "Email", email, {"keywords": {"$seen": True}})
+    assert out["updated"] == {eid: None}, out
+    assert get_one(jc, eid, properties=["keywords"])["keywords"] == {"$seen": True}
+    for prop, value in (("size", email["size"] + 1), ("subject", "other"), ("id", "e9999")):
+        out = _whole_back(jc, "Email", email, {"keywords": {"$seen": True}, prop: value})
+        error = out["notUpdated"][eid]
+        assert error["type"] == "invalidProperties" and error["properties"] == [prop], error
+
+    mailbox = jc.ok("Mailbox/get", {"ids": [jc.mailbox("inbox")]})["list"][0]
+    out = _whole_back(jc, "Mailbox", mailbox, {"sortOrder": 3})
+    assert out["updated"] == {mailbox["id"]: None}, out
+    out = _whole_back(jc, "Mailbox", mailbox, {"totalEmails": mailbox["totalEmails"] + 5})
+    assert out["notUpdated"][mailbox["id"]]["properties"] == ["totalEmails"]
+    rights = {**mailbox["myRights"], "mayDelete": not mailbox["myRights"]["mayDelete"]}
+    out = _whole_back(jc, "Mailbox", mailbox, {"myRights": rights})
+    assert out["notUpdated"][mailbox["id"]]["type"] == "invalidProperties"
+
+    identity = jc.ok("Identity/get", {"ids": None})["list"][0]
+    out = _whole_back(jc, "Identity", identity, {"name": "Renamed"})
+    assert out["updated"] == {identity["id"]: None}, out
+    out = _whole_back(jc, "Identity", identity, {"email": "other@example.org"})
+    assert out["notUpdated"][identity["id"]]["type"] == "invalidProperties"
+
+    vacation = jc.ok("VacationResponse/get", {"ids": None})["list"][0]
+    out = _whole_back(jc, "VacationResponse", vacation, {"subject": "Away"})
+    assert out["updated"] == {"singleton": None}, out
+
+    drafts = jc.mailbox("drafts")
+    sent = jc.api(
+        [
+            "Email/set",
+            {
+                "accountId": jc.account_id,
+                "create": {
+                    "m": {
+                        "mailboxIds": {drafts: True},
+                        "from": [{"email": jc.user}],
+                        "to": [{"email": jc.user}],
+                        "subject": "whole submission",
+                        "bodyValues": {"b": {"value": "hi"}},
+                        "textBody": [{"partId": "b"}],
+                    }
+                },
+            },
+            "e",
+        ],
+        [
+            "EmailSubmission/set",
+            {
+                "accountId": jc.account_id,
+                "create": {"s": {"identityId": identity["id"], "emailId": "#m"}},
+            },
+            "s",
+        ],
+    )["methodResponses"]
+    sid = sent[1][1]["created"]["s"]["id"]
+    submission = jc.ok("EmailSubmission/get", {"ids": [sid]})["list"][0]
+    out = _whole_back(jc, "EmailSubmission", submission, {})
+    assert out["updated"] == {sid: None}, out["notUpdated"]
+    out = _whole_back(jc, "EmailSubmission", submission, {"threadId": "t999999"})
+    assert out["notUpdated"][sid] == {
+        "type": "invalidProperties",
+        "description": "Only undoStatus may be changed (§7).",
+        "properties": ["threadId"],
+    }
+
+    made = jc.api(
+        [
+            "PushSubscription/set",
+            {"create": {"p": {"deviceClientId": "whole", "url": "https://127.0.0.1:9/whole"}}},
+            "p",
+        ],
+        using=("urn:ietf:params:jmap:core",),
+    )["methodResponses"][0][1]
+    pid = made["created"]["p"]["id"]
+    push = jc.api(
+        ["PushSubscription/get", {"ids": [pid]}, "g"], using=("urn:ietf:params:jmap:core",)
+    )["methodResponses"][0][1]["list"][0]
+    out = _whole_back(jc, "PushSubscription", push, {"types": ["Email"]})
+    assert out["updated"] == {pid: None}, out["notUpdated"]
+    out = _whole_back(jc, "PushSubscription", push, {"url": "https://127.0.0.1:9/whole"})
+    assert out["updated"] == {pid: None}, out  # the url it has: unchanged
+    out = _whole_back(jc, "PushSubscription", push, {"deviceClientId": "other"})
+    assert out["notUpdated"][pid]["properties"] == ["deviceClientId"]

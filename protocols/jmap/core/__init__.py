@@ -49,7 +49,7 @@ from .errors import (
     set_error_for,
 )
 from .invalid import InvalidProperties
-from .patch import apply_patch, patch_paths
+from .patch import apply_patch, drop_unchanged, json_equal, patch_paths
 from .query import (
     AddedItem,
     Comparator,
@@ -136,6 +136,7 @@ __all__ = [
     "check_request_size",
     "check_since_state",
     "compute_changes",
+    "drop_unchanged",
     "core_echo",
     "get_bool",
     "get_id",
@@ -147,6 +148,7 @@ __all__ = [
     "get_uint",
     "invalid_arguments",
     "is_id",
+    "json_equal",
     "method_error_for",
     "parse_changes",
     "parse_filter",

@@ -34,6 +34,7 @@ from ..core import (
     SetError,
     SetResponse,
     check_if_in_state,
+    drop_unchanged,
     parse_set,
     patch_paths,
     set_error_for,
@@ -41,9 +42,16 @@ from ..core import (
 )
 from .blob import blob_reader
 from .email_build import build_message, invalid, utc_date
+from .email_get import render_stored
+from .email_render import EMAIL_PROPERTIES, BodyOptions, parse_header_property
 from .write import MAX_KEYWORDS, MAX_MAILBOXES_PER_EMAIL, context_of, type_state, write_ops
 
 SERVER_SET: Final = frozenset({"id", "blobId", "threadId", "size", "hasAttachment", "preview"})
+# §4.6: "the only properties that may be updated"; every other Email property is immutable.
+MUTABLE: Final = frozenset({"keywords", "mailboxIds"})
+# What the server compares a whole Email sent back with (RFC 8620 §5.3): all text bodyValues,
+# untruncated.
+_SHOWN_BODY: Final = BodyOptions(fetch_all=True)
 _KEYWORD_FORBIDDEN: Final = frozenset('(){]%*"\\')
 
 
@@ -249,6 +257,7 @@ def _update_op(
     if email is None:
         raise SetError("notFound", "The email does not exist.")
     op = UpdateEmail(acct, email_id)
+    patch = drop_unchanged(patch, MUTABLE, lambda names: _shown(ctx, acct, email_id, names, patch))
     keywords = set(email.keywords)
     mailboxes = {m for m, _ in email.mailboxes}
     add_kw: list[str] = []
@@ -299,6 +308,19 @@ def _update_op(
         mailboxes_add=tuple(add_mb),
         mailboxes_remove=tuple(del_mb),
     )
+
+
+def _shown(
+    ctx: JmapContext, acct: int, email_id: int, names: set[str], patch: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The Email's current ``names`` as Email/get shows them (for :func:`drop_unchanged`);
+    bodyValues only for the parts the patch gives values for."""
+    props = tuple(p for p in names if p in EMAIL_PROPERTIES or parse_header_property(p))
+    shown = render_stored(ctx, acct, email_id, props, _SHOWN_BODY) or {}
+    given = patch.get("bodyValues")
+    if "bodyValues" in shown and isinstance(given, dict):
+        shown["bodyValues"] = {k: v for k, v in shown["bodyValues"].items() if k in given}
+    return shown
 
 
 def _email_number(ident: str, created_ids: Mapping[str, str]) -> int | None:

@@ -10,7 +10,7 @@ IMAP shows (``protocols.imap.names``), so both protocols see the same tree.
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Final
 
@@ -28,12 +28,16 @@ from ..core import (
     SetError,
     SetResponse,
     check_if_in_state,
+    drop_unchanged,
     get_bool,
     parse_set,
     patch_paths,
     set_error_for,
     split_will_destroy,
 )
+from .email_query import account_index
+from .mailbox_read import PROPERTIES as MAILBOX_PROPERTIES
+from .mailbox_read import Counts, mailbox_counts, mailbox_json
 from .write import context_of, type_state, write_ops
 
 # IANA "JMAP Mailbox Roles" registry (RFC 8621 §10.5, RFC 9425/8887 era additions).
@@ -288,6 +292,13 @@ async def _create(
     return created, failed
 
 
+def _shown(mailbox: Mailbox, counts: Counts | None) -> Callable[[set[str]], dict[str, Any]]:
+    """The mailbox's properties as Mailbox/get shows them (for ``drop_unchanged``)."""
+    return lambda names: mailbox_json(
+        mailbox, counts, [p for p in MAILBOX_PROPERTIES if p in names]
+    )
+
+
 def _resolve(ident: str, created_ids: Mapping[str, str]) -> int | None:
     target = created_ids.get(ident[1:]) if ident.startswith("#") else ident
     return parse_object_id("mailbox", target) if target else None
@@ -300,6 +311,7 @@ async def _update(
     failed: dict[str, SetError] = {}
     mailboxes = ctx.store.mailboxes(acct)
     by_id = {m.id: m for m in mailboxes}
+    counts = mailbox_counts(account_index(ctx.store, acct)) if update else {}
     ops: list[UpdateMailbox] = []
     order: list[tuple[str, str, int, int]] = []
     for ident, patch in update.items():
@@ -308,6 +320,8 @@ async def _update(
         try:
             if mailbox is None:
                 raise SetError("notFound", f"Mailbox {ident!r} does not exist.")
+            # RFC 8620 §5.3: unchanged server-set values may be sent back.
+            patch = drop_unchanged(patch, SETTABLE, _shown(mailbox, counts.get(mailbox.id)))
             paths = patch_paths(patch)
             obj: dict[str, Any] = {}
             for path, value in paths.items():

@@ -15,7 +15,7 @@ whose response follows the EmailSubmission/set response (§7.5).
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -42,6 +42,7 @@ from ..core import (
     SetResponse,
     check_if_in_state,
     compute_changes,
+    drop_unchanged,
     get_object,
     parse_get,
     parse_query,
@@ -419,6 +420,11 @@ async def _create(
     return emails
 
 
+def _shown(oid: int, value: Mapping[str, Any]) -> Callable[[set[str]], dict[str, Any]]:
+    """The submission's properties as EmailSubmission/get shows them (``drop_unchanged``)."""
+    return lambda names: _json(oid, value, tuple(p for p in PROPERTIES if p in names))
+
+
 def _number(ident: str, created_ids: Mapping[str, str]) -> int | None:
     resolved = created_ids.get(ident[1:]) if ident.startswith("#") else ident
     return parse_object_id("object", resolved) if resolved else None
@@ -455,6 +461,8 @@ async def submission_set(call: MethodCall) -> list[tuple[str, dict[str, Any]]]:
         if number is None or number not in stored:
             response.not_updated[ident] = SetError("notFound", f"{ident!r} does not exist.")
             continue
+        # RFC 8620 §5.3: the other (immutable, server-set) properties may be sent back unchanged.
+        patch = drop_unchanged(patch, {"undoStatus"}, _shown(number, stored[number]))
         try:
             for path, value in patch_paths(patch).items():
                 if path != ("undoStatus",):
