@@ -199,28 +199,17 @@ class JmapService:
     async def _submit(
         self, account_id: int, mail_from: str, rcpts: tuple[str, ...], data: bytes
     ) -> list[SubmissionRecipient]:
-        """Local recipients through the LMTP delivery path; remote ones are queued."""
-        out: dict[int, SubmissionRecipient] = {}
-        local: list[int] = []
-        for i, rcpt in enumerate(rcpts):
-            domain = rcpt.rpartition("@")[2].lower()
-            if not domain or self.store.domain(domain) is None:
-                out[i] = SubmissionRecipient(rcpt, "queued")
-            else:
-                local.append(i)
-        if local:
-            env = Envelope(
-                mail_from=mail_from,
-                recipients=tuple(rcpts[i] for i in local),
-                helo=self.options.hostname,
-                protocol="ESMTPA",
-            )
-            results = await self.delivery.deliver(env, data)
-            for i, err in zip(local, results, strict=True):
-                out[i] = SubmissionRecipient(
-                    rcpts[i], "delivered" if err is None else "failed", err
-                )
-        return [out[i] for i in range(len(rcpts))]
+        """Delivery to addresses of this server through the LMTP delivery path, with each
+        recipient's real outcome.  There is no outbound relay: EmailSubmission refuses remote
+        recipients before it calls this (RFC 8621 §7.5 forbiddenToSend)."""
+        env = Envelope(
+            mail_from=mail_from, recipients=rcpts, helo=self.options.hostname, protocol="ESMTPA"
+        )
+        results = await self.delivery.deliver(env, data)
+        return [
+            SubmissionRecipient(rcpt, "delivered" if err is None else "failed", err)
+            for rcpt, err in zip(rcpts, results, strict=True)
+        ]
 
     def _push_created(self, account_id: int, sub: Any) -> None:
         if self.push is not None:

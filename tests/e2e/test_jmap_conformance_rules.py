@@ -462,3 +462,80 @@ def test_set_accepts_server_set_and_immutable_properties_with_their_current_valu
     assert out["updated"] == {pid: None}, out  # the url it has: unchanged
     out = _whole_back(jc, "PushSubscription", push, {"deviceClientId": "other"})
     assert out["notUpdated"][pid]["properties"] == ["deviceClientId"]
+
+
+# -- RFC 8621 §7.5: no outbound relay, so remote recipients are refused ---------------------------
+def _submit(jc: Client, subject: str, to: list[str], **extra: Any) -> list[Any]:
+    drafts, sent = jc.mailbox("drafts"), jc.mailbox("sent")
+    identity = jc.ok("Identity/get", {"ids": None})["list"][0]["id"]
+    return list(
+        jc.api(
+            [
+                "Email/set",
+                {
+                    "accountId": jc.account_id,
+                    "create": {
+                        "m": {
+                            "mailboxIds": {drafts: True},
+                            "from": [{"email": jc.user}],
+                            "to": [{"email": a} for a in to],
+                            "subject": subject,
+                            "bodyValues": {"b": {"value": "hello"}},
+                            "textBody": [{"partId": "b"}],
+                        }
+                    },
+                },
+                "e",
+            ],
+            [
+                "EmailSubmission/set",
+                {
+                    "accountId": jc.account_id,
+                    "create": {"s": {"identityId": identity, "emailId": "#m", **extra}},
+                    "onSuccessUpdateEmail": {
+                        "#s": {f"mailboxIds/{drafts}": None, f"mailboxIds/{sent}": True}
+                    },
+                },
+                "s",
+            ],
+        )["methodResponses"]
+    )
+
+
+def test_submission_to_remote_recipients_is_refused_not_reported_queued(jc: Client) -> None:
+    """RFC 8621 §7.5 forbiddenToSend ("does not have permission to send at all right now"):
+    with no outbound relay a remote recipient is refused, with a description naming the missing
+    relay, instead of an undoStatus/deliveryStatus that claims a send that never happens.  A
+    submission mixing local and remote recipients is refused whole: the local one gets nothing
+    either, no EmailSubmission is stored and onSuccessUpdateEmail does not run."""
+    inbox = jc.mailbox("inbox")
+
+    def inbox_total() -> int:
+        return int(jc.ok("Mailbox/get", {"ids": [inbox]})["list"][0]["totalEmails"])
+
+    before_total, before_state = inbox_total(), jc.state("EmailSubmission")
+    for to in (["someone@remote.example"], [jc.user, "someone@remote.example"]):
+        out = _submit(jc, "to the world", to)
+        assert [r[0] for r in out] == ["Email/set", "EmailSubmission/set"], out
+        error = out[1][1]["notCreated"]["s"]
+        assert error["type"] == "forbiddenToSend", error
+        assert "outbound relay" in error["description"]
+        assert "someone@remote.example" in error["description"]
+        assert out[1][1]["created"] is None
+    # An explicit envelope is held to the same rule.
+    envelope = {
+        "mailFrom": {"email": jc.user, "parameters": None},
+        "rcptTo": [{"email": "x@elsewhere.example", "parameters": None}],
+    }
+    out = _submit(jc, "by envelope", [jc.user], envelope=envelope)
+    assert out[1][1]["notCreated"]["s"]["type"] == "forbiddenToSend"
+    assert inbox_total() == before_total  # the local recipient got nothing
+    assert jc.state("EmailSubmission") == before_state
+    # Local recipients only: delivered, and deliveryStatus says exactly that.
+    out = _submit(jc, "to myself", [jc.user])
+    created = out[1][1]["created"]["s"]
+    assert created["deliveryStatus"] == {
+        jc.user: {"smtpReply": "250 2.1.5 Delivered", "delivered": "yes", "displayed": "unknown"}
+    }
+    assert inbox_total() == before_total + 1
+    assert out[2][0] == "Email/set" and out[2][1]["updated"]

@@ -122,23 +122,12 @@ async def env(tmp_path: Path) -> AsyncIterator[Env]:
     async def submit(
         acct: int, mail_from: str, rcpts: tuple[str, ...], raw: bytes
     ) -> list[SubmissionRecipient]:
-        """Local domains through the real delivery path; other domains are queued."""
-        local = [r for r in rcpts if store.domain(r.rpartition("@")[2].lower()) is not None]
-        results = (
-            await delivery.deliver(Envelope(mail_from, tuple(local), protocol="ESMTPA"), raw)
-            if local
-            else []
-        )
-        outcome = dict(zip(local, results, strict=True))
-        out = []
-        for r in rcpts:
-            if r not in outcome:
-                out.append(SubmissionRecipient(r, "queued"))
-            elif outcome[r] is None:
-                out.append(SubmissionRecipient(r, "delivered"))
-            else:
-                out.append(SubmissionRecipient(r, "failed", outcome[r]))
-        return out
+        """Through the real delivery path (EmailSubmission only hands it local recipients)."""
+        results = await delivery.deliver(Envelope(mail_from, rcpts, protocol="ESMTPA"), raw)
+        return [
+            SubmissionRecipient(r, "delivered" if e is None else "failed", e)
+            for r, e in zip(rcpts, results, strict=True)
+        ]
 
     services = JmapServices(
         store=store,
@@ -1071,7 +1060,7 @@ async def _draft(env: Env, **extra: Any) -> list[Invocation]:
                             "keywords": {"$draft": True},
                             "from": [{"name": "Alice", "email": "alice@example.org"}],
                             "to": [{"name": "Bob", "email": "bob@example.org"}],
-                            "cc": [{"name": None, "email": "carol@remote.test"}],
+                            "cc": [{"name": None, "email": "nobody@example.org"}],
                             "bcc": [{"name": None, "email": "al@example.org"}],
                             "subject": "Lunch?",
                             "textBody": [{"partId": "t"}],
@@ -1136,7 +1125,9 @@ async def test_email_submission_send_and_on_success_update_rfc8621_7_5(env: Env)
     status = created["deliveryStatus"]
     assert status["bob@example.org"]["delivered"] == "yes"
     assert status["al@example.org"]["delivered"] == "yes"
-    assert status["carol@remote.test"]["delivered"] == "queued"
+    # A local address with no account: its deliveryStatus says so (RFC 8621 §7 "no").
+    assert status["nobody@example.org"]["delivered"] == "no"
+    assert status["nobody@example.org"]["smtpReply"].startswith("550 5.1.1")
     assert sent[1].arguments["updated"] == {draft_id: None}
     draft = env.store.email(env.alice, parse_object_id("email", draft_id) or 0)
     assert draft is not None and draft.keywords == ()
@@ -1155,7 +1146,7 @@ async def test_email_submission_send_and_on_success_update_rfc8621_7_5(env: Env)
     assert sub["envelope"]["mailFrom"]["email"] == "alice@example.org"
     assert [r["email"] for r in sub["envelope"]["rcptTo"]] == [
         "bob@example.org",
-        "carol@remote.test",
+        "nobody@example.org",
         "al@example.org",
     ]
 
