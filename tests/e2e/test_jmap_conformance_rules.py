@@ -7,14 +7,14 @@ from __future__ import annotations
 
 import itertools
 import warnings
-from collections.abc import Iterator
 from typing import Any
 
-import jmapc
-import pytest
 from jmapc.methods import EmailGet
 
-from tests.e2e.test_jmap_conformance_core import Client, start
+from tests.e2e.test_jmap_conformance_core import Client, jc
+from tests.e2e.test_jmap_mail import jmapc_client
+
+__all__ = ["jc"]  # the module-scoped server fixture (one server for this module)
 
 MIXED = (
     'MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary="XX"\r\n',
@@ -37,15 +37,6 @@ MIXED = (
     "att one\r\natt two\r\n"
     "--XX--\r\n",
 )
-
-
-@pytest.fixture(scope="module")
-def jc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Client]:
-    srv = start(tmp_path_factory.mktemp("jmaprules"))
-    try:
-        yield Client(srv)
-    finally:
-        srv.stop()
 
 
 _SERIAL = itertools.count(1)
@@ -158,11 +149,7 @@ def test_body_structure_tree_through_jmapc(jc: Client) -> None:
     """RFC 8621 §4.1.4 as a real client sees it: jmapc's Email/get of bodyStructure, default
     bodyProperties, yields the nested parts."""
     eid = mixed_email(jc)
-    client = jmapc.Client.create_with_password(
-        f"127.0.0.1:{jc.ports['https']}", jc.user, jc.password
-    )
-    client.requests_session.verify = False  # self-signed test certificate
-    client.requests_session.trust_env = False
+    client = jmapc_client(jc.ports["https"], jc.user, jc.password)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         result: Any = client.request(
@@ -405,34 +392,7 @@ def test_set_accepts_server_set_and_immutable_properties_with_their_current_valu
     out = _whole_back(jc, "VacationResponse", vacation, {"subject": "Away"})
     assert out["updated"] == {"singleton": None}, out
 
-    drafts = jc.mailbox("drafts")
-    sent = jc.api(
-        [
-            "Email/set",
-            {
-                "accountId": jc.account_id,
-                "create": {
-                    "m": {
-                        "mailboxIds": {drafts: True},
-                        "from": [{"email": jc.user}],
-                        "to": [{"email": jc.user}],
-                        "subject": "whole submission",
-                        "bodyValues": {"b": {"value": "hi"}},
-                        "textBody": [{"partId": "b"}],
-                    }
-                },
-            },
-            "e",
-        ],
-        [
-            "EmailSubmission/set",
-            {
-                "accountId": jc.account_id,
-                "create": {"s": {"identityId": identity["id"], "emailId": "#m"}},
-            },
-            "s",
-        ],
-    )["methodResponses"]
+    sent = _submit(jc, "whole submission", [jc.user])
     sid = sent[1][1]["created"]["s"]["id"]
     submission = jc.ok("EmailSubmission/get", {"ids": [sid]})["list"][0]
     out = _whole_back(jc, "EmailSubmission", submission, {})

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from stalwart_py import config as C
+from stalwart_py import config_docs
 from stalwart_py.config import (
     SCHEMA,
     SECTIONS,
@@ -22,9 +23,8 @@ from stalwart_py.config import (
     default_config,
     load_config,
     locate_keys,
-    render_example,
-    render_markdown,
 )
+from stalwart_py.config_docs import render_example, render_markdown
 
 REPO = Path(__file__).resolve().parents[2]
 MiB = 1024 * 1024
@@ -813,15 +813,15 @@ def test_main_markdown_example_and_check(
     for name in list(os.environ):
         if name.startswith("STALWART_"):
             monkeypatch.delenv(name)
-    assert C.main(["--markdown"]) == 0
+    assert config_docs.main(["--markdown"]) == 0
     assert capsys.readouterr().out == render_markdown()
-    assert C.main(["--example"]) == 0
+    assert config_docs.main(["--example"]) == 0
     assert capsys.readouterr().out == render_example()
     good = write(tmp_path, "[lmtp]\nport = 2525\n", "good.toml")
-    assert C.main(["--check", str(good)]) == 0
+    assert config_docs.main(["--check", str(good)]) == 0
     assert capsys.readouterr().out == ""
     bad = write(tmp_path, "[lmtp]\nport = -1\n", "bad.toml")
-    assert C.main(["--check", str(bad)]) == 1
+    assert config_docs.main(["--check", str(bad)]) == 1
     assert capsys.readouterr().out == f"{bad}:2 lmtp.port: must be a port number 0–65535, got -1\n"
 
 

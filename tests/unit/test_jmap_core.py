@@ -1187,35 +1187,3 @@ def test_query_changes_minimal_and_limits() -> None:
     assert qc.removed == () and [(a.id, a.index) for a in qc.added] == [("x", 1)]
     qc = query_changes(["a", "b", "c", "d"], ["a", "x", "b", "d", "y"], up_to_id="b")
     assert replay(["a", "b", "c", "d"], qc) == ["a", "x", "b", "d", "y"]
-
-
-def test_drop_unchanged_keeps_only_changed_fixed_values_rfc8620_5_3() -> None:
-    """RFC 8620 §5.3: server-set (or immutable) properties "MAY be included in the patch if
-    their value is identical to the current server value"; JSON equality, so true is not 1."""
-    from protocols.jmap.core import drop_unchanged
-
-    current = {"id": "m1", "total": 1, "rights": {"mayDelete": True}, "flag": True}
-    seen: list[set[str]] = []
-
-    def shown(names: set[str]) -> dict[str, Any]:
-        seen.append(names)
-        return {k: v for k, v in current.items() if k in names}
-
-    patch = {
-        "id": "m1",
-        "name": "new",
-        "total": True,  # 1 is not true
-        "rights/mayDelete": True,
-        "flag": 1,
-        "unknown": 5,
-    }
-    assert drop_unchanged(patch, {"name"}, shown) == {
-        "name": "new",
-        "total": True,
-        "flag": 1,
-        "unknown": 5,
-    }
-    assert seen == [{"id", "total", "rights", "flag", "unknown"}]
-    assert drop_unchanged({"name": "x"}, {"name"}, shown) == {"name": "x"}
-    assert len(seen) == 1  # nothing fixed in the patch: no rendering at all
-    assert drop_unchanged("junk", {"name"}, shown) == "junk"

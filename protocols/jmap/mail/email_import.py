@@ -56,6 +56,7 @@ from .email_set import (
     import_ops,
     parse_keywords,
     parse_mailbox_ids,
+    parse_placement,
     parse_received_at,
 )
 from .write import context_of, type_state, write_ops
@@ -93,17 +94,7 @@ def _import_one(call: MethodCall, ctx: JmapContext, acct: int, obj: Any, now: in
         raw = blob_reader(ctx, acct, call.created_ids)(ident)
         if raw is None:
             problems.add("blobId", f"Blob {ident!r} does not exist or is not accessible.")
-    mailbox_ids: tuple[int, ...] = ()
-    keywords: tuple[str, ...] = ()
-    received_at = now
-    with problems.collecting():
-        if "mailboxIds" not in obj:
-            raise invalid("mailboxIds", "mailboxIds is required.")
-        mailbox_ids = parse_mailbox_ids(ctx, acct, obj["mailboxIds"], call.created_ids)
-    with problems.collecting():
-        keywords = parse_keywords(obj.get("keywords"))
-    with problems.collecting():
-        received_at = parse_received_at(obj.get("receivedAt"), now)
+    mailbox_ids, keywords, received_at = parse_placement(call, ctx, acct, obj, now, problems)
     problems.check()
     assert raw is not None
     parsed = parse_message(raw)

@@ -126,6 +126,30 @@ def parse_received_at(value: Any, now: int) -> int:
     return int(parsed.timestamp())
 
 
+def parse_placement(
+    call: MethodCall,
+    ctx: JmapContext,
+    acct: int,
+    obj: Mapping[str, Any],
+    now: int,
+    problems: InvalidProperties,
+) -> tuple[tuple[int, ...], tuple[str, ...], int]:
+    """(mailboxIds, keywords, receivedAt) of a new email (Email/set create, Email/import);
+    each invalid one goes into ``problems`` (RFC 8620 §5.3: all are reported)."""
+    mailbox_ids: tuple[int, ...] = ()
+    keywords: tuple[str, ...] = ()
+    received_at = now
+    with problems.collecting():
+        if "mailboxIds" not in obj:
+            raise invalid("mailboxIds", "mailboxIds is required.")
+        mailbox_ids = parse_mailbox_ids(ctx, acct, obj["mailboxIds"], call.created_ids)
+    with problems.collecting():
+        keywords = parse_keywords(obj.get("keywords"))
+    with problems.collecting():
+        received_at = parse_received_at(obj.get("receivedAt"), now)
+    return mailbox_ids, keywords, received_at
+
+
 @dataclass(frozen=True, slots=True)
 class NewEmail:
     """What is needed to store one message as an email of an account."""
@@ -182,18 +206,8 @@ def _new_email(
     problems = InvalidProperties()
     for prop in sorted(SERVER_SET & obj.keys()):
         problems.add(prop, f"{prop} is set by the server.")
-    mailbox_ids: tuple[int, ...] = ()
-    keywords: tuple[str, ...] = ()
-    received_at = now
+    mailbox_ids, keywords, received_at = parse_placement(call, ctx, acct, obj, now, problems)
     raw = b""
-    with problems.collecting():
-        if "mailboxIds" not in obj:
-            raise invalid("mailboxIds", "mailboxIds is required.")
-        mailbox_ids = parse_mailbox_ids(ctx, acct, obj["mailboxIds"], call.created_ids)
-    with problems.collecting():
-        keywords = parse_keywords(obj.get("keywords"))
-    with problems.collecting():
-        received_at = parse_received_at(obj.get("receivedAt"), now)
     missing: SetError | None = None
     with problems.collecting():
         try:
