@@ -22,11 +22,9 @@ import hashlib
 import importlib
 import logging
 import re
-import secrets
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
-from urllib.parse import quote, urlsplit, urlunsplit
 
 import trio
 
@@ -63,12 +61,13 @@ from protocols.jmap.core import (
     SessionAccount,
     SessionUrls,
     build_session,
+    check_content_type,
     check_request_size,
     jsonio,
     parse_request,
+    request_too_large,
     websocket_capability,
 )
-from protocols.jmap.mail.email_render import PreEncoded, PreEncodedList
 from protocols.jmap.push import (
     BadParameter,
     PushHooks,
@@ -89,6 +88,15 @@ from . import clock
 from .auth import Authenticator
 from .delivery import Delivery, Envelope
 from .indexer import Indexer
+from .jmap_http import (
+    byte_range,
+    concurrency_problem,
+    content_disposition,
+    encode_response,
+    problem_response,
+    request_base_url,
+    upload_too_large,
+)
 from .push import ChangeHub, Listener, PushSender, type_states
 from .storage import write
 
@@ -96,7 +104,6 @@ log = logging.getLogger(__name__)
 
 WS_SUBPROTOCOL: Final = "jmap"
 _MEDIA_TYPE: Final = re.compile(r"[A-Za-z0-9!#$&^_.+-]{1,127}/[A-Za-z0-9!#$&^_.+-]{1,127}")
-_RANGE: Final = re.compile(r"bytes=(\d*)-(\d*)")
 # Blobs never change (they are content-addressed), so a download may be cached as immutable.
 _DOWNLOAD_CACHE: Final = "private, immutable, max-age=31536000"
 _MAX_CACHED_SESSIONS: Final = 4096
@@ -116,7 +123,7 @@ SORT_OPTIONS: Final = (
 
 @dataclass(frozen=True, slots=True)
 class JmapOptions:
-    public_url: str
+    public_url: str  # "" = each Session's URLs from its request's scheme and Host
     hostname: str = "localhost"
     core: CoreLimits = field(default_factory=CoreLimits)
     upload_ttl: int = 86400
@@ -145,6 +152,8 @@ class JmapService:
         self.indexer = indexer
         self.options = options
         self.public_url = options.public_url
+        # The ports bound per scheme (set by the server): the fallback for a missing Host.
+        self.ports: Mapping[str, int] = {}
         self.hub = hub
         self.push = push
         core = options.core
@@ -168,10 +177,11 @@ class JmapService:
         self.mail_loaded = MAIL in self.dispatcher.capabilities
         register_push(self.dispatcher, PushHooks(created=self._push_created))
         self._active: dict[tuple[str, int], int] = {}
-        # The Session object depends only on the principal and on this service's fixed options
-        # and registered methods, so it is built once per principal (a changed principal, e.g.
-        # a new alias or password, is a different key).
-        self._sessions: dict[Principal, Session] = {}
+        # The Session object depends only on the principal, the base URL (RFC 8620 §2: the
+        # URLs are absolute) and this service's fixed options and registered methods, so it is
+        # built once per (principal, base) (a changed principal, e.g. a new alias or password,
+        # is a different key).
+        self._sessions: dict[tuple[Principal, str], Session] = {}
         self.router = self._routes()
 
     # -- services ---------------------------------------------------------------------------
@@ -189,28 +199,17 @@ class JmapService:
     async def _submit(
         self, account_id: int, mail_from: str, rcpts: tuple[str, ...], data: bytes
     ) -> list[SubmissionRecipient]:
-        """Local recipients through the LMTP delivery path; remote ones are queued."""
-        out: dict[int, SubmissionRecipient] = {}
-        local: list[int] = []
-        for i, rcpt in enumerate(rcpts):
-            domain = rcpt.rpartition("@")[2].lower()
-            if not domain or self.store.domain(domain) is None:
-                out[i] = SubmissionRecipient(rcpt, "queued")
-            else:
-                local.append(i)
-        if local:
-            env = Envelope(
-                mail_from=mail_from,
-                recipients=tuple(rcpts[i] for i in local),
-                helo=self.options.hostname,
-                protocol="ESMTPA",
-            )
-            results = await self.delivery.deliver(env, data)
-            for i, err in zip(local, results, strict=True):
-                out[i] = SubmissionRecipient(
-                    rcpts[i], "delivered" if err is None else "failed", err
-                )
-        return [out[i] for i in range(len(rcpts))]
+        """Delivery to addresses of this server through the LMTP delivery path, with each
+        recipient's real outcome.  There is no outbound relay: EmailSubmission refuses remote
+        recipients before it calls this (RFC 8621 §7.5 forbiddenToSend)."""
+        env = Envelope(
+            mail_from=mail_from, recipients=rcpts, helo=self.options.hostname, protocol="ESMTPA"
+        )
+        results = await self.delivery.deliver(env, data)
+        return [
+            SubmissionRecipient(rcpt, "delivered" if err is None else "failed", err)
+            for rcpt, err in zip(rcpts, results, strict=True)
+        ]
 
     def _push_created(self, account_id: int, sub: Any) -> None:
         if self.push is not None:
@@ -222,31 +221,30 @@ class JmapService:
         r = Router()
         r.add("/.well-known/jmap", self.session_resource)
         r.add("/jmap/session", self.session_resource)
-        r.add("/jmap/", self.api, ("POST",), max_body=core.max_size_request)
-        r.add("/jmap/upload/{accountId}/", self.upload, ("POST",), max_body=core.max_size_upload)
+        # RFC 8620 §3.6.1: a body over maxSizeRequest, declared or chunked, gets the JMAP
+        # `limit` problem; an upload over maxSizeUpload the same with limit maxSizeUpload.
+        r.add(
+            "/jmap/",
+            self.api,
+            ("POST",),
+            max_body=core.max_size_request,
+            too_large=problem_response(request_too_large(core)),
+        )
+        r.add(
+            "/jmap/upload/{accountId}/",
+            self.upload,
+            ("POST",),
+            max_body=core.max_size_upload,
+            too_large=upload_too_large(core.max_size_upload),
+        )
         r.add("/jmap/download/{accountId}/{blobId}/{name}", self.download)
         r.add("/jmap/eventsource/", self.event_source)
         r.add("/jmap/ws", self.websocket, max_body=0)
         return r
 
     def admit(self, request: Request) -> Admitted | Response:
-        """The router, plus early limit answers from a declared ``Content-Length``."""
-        admitted = self.router.admit(request)
-        if isinstance(admitted, Response) or request.method != "POST":
-            return admitted
-        declared = request.headers.get("content-length")
-        if declared is None or not declared.isdigit():
-            return admitted
-        size = int(declared)
-        core = self.options.core
-        if request.path == "/jmap/":
-            try:
-                check_request_size(size, core)
-            except RequestProblem as exc:
-                return problem_response(exc)
-        elif request.path.startswith("/jmap/upload/") and size > core.max_size_upload:
-            return upload_too_large(core.max_size_upload)
-        return admitted
+        """The router (whose routes carry the body limits and their answers)."""
+        return self.router.admit(request)
 
     # -- authentication ---------------------------------------------------------------------
     async def authenticate(self, request: Request) -> Principal | Response:
@@ -271,17 +269,20 @@ class JmapService:
         return number
 
     # -- session ----------------------------------------------------------------------------
-    def session(self, principal: Principal) -> Session:
-        cached = self._sessions.get(principal)
+    def base_url(self, request: Request) -> str:
+        return request_base_url(request, self.public_url, self.ports, self.options.hostname)
+
+    def session(self, principal: Principal, base: str) -> Session:
+        key = (principal, base)
+        cached = self._sessions.get(key)
         if cached is None:
             if len(self._sessions) >= _MAX_CACHED_SESSIONS:
                 self._sessions.clear()
-            cached = self._sessions[principal] = self._build_session(principal)
+            cached = self._sessions[key] = self._build_session(principal, base)
         return cached
 
-    def _build_session(self, principal: Principal) -> Session:
+    def _build_session(self, principal: Principal, base: str) -> Session:
         o = self.options
-        base = self.public_url
         registered = self.dispatcher.capabilities
         offered: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
             MAIL: (
@@ -331,7 +332,7 @@ class JmapService:
         principal = await self.authenticate(request)
         if isinstance(principal, Response):
             return principal
-        session = self.session(principal)
+        session = self.session(principal, self.base_url(request))
         return Response(
             200,
             Headers(
@@ -341,9 +342,10 @@ class JmapService:
         )
 
     # -- API --------------------------------------------------------------------------------
-    async def execute(self, principal: Principal, body: bytes) -> dict[str, Any]:
-        """Runs one JMAP request; raises :class:`RequestProblem`."""
-        session = self.session(principal)
+    async def execute(self, principal: Principal, body: bytes, base: str) -> dict[str, Any]:
+        """Runs one JMAP request; raises :class:`RequestProblem`.  ``base`` is the base URL of
+        the Session the request belongs to (its ``state`` is the response's sessionState)."""
+        session = self.session(principal, base)
         jmap_request = parse_request(
             body, limits=self.options.core, capabilities=session.capabilities.keys()
         )
@@ -362,7 +364,8 @@ class JmapService:
             if not ok:
                 return problem_response(concurrency_problem("maxConcurrentRequests"))
             try:
-                result = await self.execute(principal, request.body)
+                check_content_type(request.headers.get("content-type"))
+                result = await self.execute(principal, request.body, self.base_url(request))
             except RequestProblem as exc:
                 return problem_response(exc)
         return Response(200, _JSON_HEADERS, encode_response(result))
@@ -503,7 +506,7 @@ class JmapService:
         if chosen is None:
             # RFC 8887 §3: the client MUST offer "jmap"; refuse the handshake otherwise.
             return problem(400, detail="the WebSocket subprotocol 'jmap' is required")
-        session = _WsSession(self, principal)
+        session = _WsSession(self, principal, self.base_url(request))
         return WebSocketUpgrade(session.run, chosen)
 
 
@@ -599,9 +602,10 @@ class _EventStream:
 class _WsSession:
     """One JMAP WebSocket connection (RFC 8887 §4)."""
 
-    def __init__(self, service: JmapService, principal: Principal) -> None:
+    def __init__(self, service: JmapService, principal: Principal, base: str) -> None:
         self.service = service
         self.principal = principal
+        self.base = base
         self.push_scope: trio.CancelScope | None = None
 
     async def run(self, ws: WebSocket) -> None:
@@ -635,7 +639,7 @@ class _WsSession:
             kind = obj.get("@type")
             if kind == "Request":
                 # Extra members (@type, id) are ignored by parse_request.
-                result = await self.service.execute(self.principal, data)
+                result = await self.service.execute(self.principal, data, self.base)
                 out: dict[str, Any] = {"@type": "Response"}
                 if isinstance(request_id, str):
                     out["requestId"] = request_id
@@ -732,145 +736,4 @@ def register_mail(dispatcher: Dispatcher) -> bool:
     return True
 
 
-def encode_response(result: dict[str, Any]) -> bytes:
-    """``jsonio.dumps(result)`` for a JMAP Response object (RFC 8620 §3.4), byte for byte, but
-    splicing the ready encoding of :class:`PreEncoded` objects and :class:`PreEncodedList`
-    lists found in the arguments of a method response (e.g. the ``list`` of Email/get) instead
-    of encoding them again.
-
-    The response is encoded once by the C encoder with a placeholder string in place of each
-    pre-encoded value; the placeholders (a per-process secret, so no client string can forge
-    one) are then replaced by the ready bytes."""
-    spliced: list[bytes] = []
-    responses = result.get("methodResponses")
-    if type(responses) is list and any(_holds_encoded(inv[1]) for inv in responses):
-        result = dict(result)
-        result["methodResponses"] = [
-            [inv[0], _swap_arguments(inv[1], spliced), inv[2]] if _holds_encoded(inv[1]) else inv
-            for inv in responses
-        ]
-    data = jsonio.dumps(result)
-    if not spliced:
-        return data
-    # One pass: every piece after a placeholder's opening starts with its number and the
-    # closing quote.
-    pieces = data.split(_SPLICE_JSON)
-    out = [pieces[0]]
-    for piece in pieces[1:]:
-        end = piece.index(b'"')
-        out.append(spliced[int(piece[:end])])
-        out.append(piece[end + 1 :])
-    return b"".join(out)
-
-
-_SPLICE_MARK: Final = "\x00splice-" + secrets.token_hex(12) + "-"
-# How every placeholder's JSON encoding starts: '"\u0000splice-<secret>-' (then n and '"').
-_SPLICE_JSON: Final = jsonio.dumps(_SPLICE_MARK)[:-1]
-
-
-def _holds_encoded(args: Any) -> bool:
-    """Whether a method response's arguments hold a pre-encoded value at their top level: a
-    :class:`PreEncodedList`, or a list that starts with a :class:`PreEncoded` object.  (Only an
-    optimisation: PreEncoded is a dict, so one missed here is still encoded correctly.)"""
-    if type(args) is not dict:
-        return False
-    for value in args.values():
-        if type(value) is PreEncodedList:
-            return True
-        if type(value) is list and value and type(value[0]) is PreEncoded:
-            return True
-    return False
-
-
-def _swap_arguments(args: dict[str, Any], spliced: list[bytes]) -> dict[str, Any]:
-    """A copy of ``args`` with each pre-encoded value replaced by the next placeholder."""
-
-    def swap(value: Any) -> Any:
-        spliced.append(value.encoded)
-        return f"{_SPLICE_MARK}{len(spliced) - 1}"
-
-    out: dict[str, Any] = {}
-    for key, value in args.items():
-        if type(value) is PreEncodedList:
-            value = swap(value)
-        elif type(value) is list and value and type(value[0]) is PreEncoded:
-            value = [swap(x) if type(x) is PreEncoded else x for x in value]
-        out[key] = value
-    return out
-
-
-def problem_response(exc: RequestProblem) -> Response:
-    if exc.limit is not None:
-        return problem(exc.status, exc.uri, exc.detail, limit=exc.limit)
-    return problem(exc.status, exc.uri, exc.detail)
-
-
-def concurrency_problem(limit: str) -> RequestProblem:
-    return RequestProblem.over_limit(limit, f"Too many concurrent requests ({limit}).")
-
-
-def upload_too_large(limit: int) -> Response:
-    """§6.1: an upload over maxSizeUpload is refused (413 Content Too Large, RFC 9110)."""
-    return problem(
-        413,
-        "urn:ietf:params:jmap:error:limit",
-        f"The upload is larger than maxSizeUpload ({limit} octets).",
-        limit="maxSizeUpload",
-    )
-
-
-def content_disposition(name: str) -> str:
-    """``attachment`` with the name as ``filename`` (ASCII fallback) and ``filename*`` (RFC 6266
-    §4.3, RFC 8187 encoding) so that non-ASCII names survive."""
-    fallback = "".join(c if 0x20 <= ord(c) < 0x7F and c not in '"\\' else "_" for c in name)
-    encoded = quote(name, safe="!#$&+-.^_`|~")
-    value = f'attachment; filename="{fallback}"'
-    if encoded != name:
-        value += f"; filename*=UTF-8''{encoded}"
-    return value
-
-
-def byte_range(spec: str, size: int) -> tuple[int, int] | None:
-    """The (first, last) byte positions of a single ``bytes=`` range (RFC 9110 §14.1.2);
-    None when the header is not one range we serve (then the full content is sent); (0, -1)
-    when it is unsatisfiable."""
-    match = _RANGE.fullmatch(spec.strip())
-    if match is None:
-        return None
-    start, end = match.groups()
-    if not start and not end:
-        return None
-    if not start:  # suffix range: the last N bytes
-        length = int(end)
-        if length == 0 or size == 0:
-            return (0, -1)
-        return (max(size - length, 0), size - 1)
-    first = int(start)
-    if first >= size:
-        return (0, -1)
-    last = min(int(end), size - 1) if end else size - 1
-    if last < first:
-        return None  # syntactically invalid: ignore the header (§14.1.1)
-    return (first, last)
-
-
-def effective_public_url(public_url: str, ports: Mapping[str, int]) -> str:
-    """``public_url`` with a port of 0 (an ephemeral bind, e.g. in tests) replaced by the port
-    actually bound for its scheme (``ports["http"]`` or ``ports["https"]``)."""
-    parts = urlsplit(public_url)
-    if parts.port != 0 or parts.scheme not in ports:
-        return public_url
-    host = parts.netloc.rpartition(":")[0]
-    netloc = f"{host}:{ports[parts.scheme]}"
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, ""))
-
-
-__all__ = [
-    "JmapOptions",
-    "JmapService",
-    "byte_range",
-    "content_disposition",
-    "effective_public_url",
-    "encode_response",
-    "register_mail",
-]
+__all__ = ["JmapOptions", "JmapService", "register_mail"]

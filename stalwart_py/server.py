@@ -31,7 +31,8 @@ from .auth import Authenticator
 from .config import Config
 from .delivery import Delivery, DeliveryOptions
 from .indexer import Indexer
-from .jmap_service import JmapOptions, JmapService, effective_public_url
+from .jmap_http import effective_public_url
+from .jmap_service import JmapOptions, JmapService
 from .lmtp_service import LmtpService
 from .passwords import HashParams, Passwords, generate_password
 from .push import ChangeHub, PushSender
@@ -241,9 +242,17 @@ class Server:
         nursery.start_soon(_stop_on_cancel, hub)
         push = PushSender(store, hub)
         await nursery.start(push.run)
+        # RFC 8620 §2: the session advertises these, and the HTTP layer and the dispatcher
+        # enforce the very same values.
+        web = cfg.http
         core = CoreLimits(
-            max_size_upload=cfg.http.max_request_size,
-            max_size_request=min(CoreLimits().max_size_request, cfg.http.max_request_size),
+            max_size_upload=web.max_upload_size,
+            max_concurrent_upload=web.max_concurrent_uploads,
+            max_size_request=web.max_request_size,
+            max_concurrent_requests=web.max_concurrent_requests,
+            max_calls_in_request=web.max_calls_in_request,
+            max_objects_in_get=web.max_objects_in_get,
+            max_objects_in_set=web.max_objects_in_set,
         )
         service = self.jmap = JmapService(
             store,
@@ -256,7 +265,12 @@ class Server:
         )
         http = HttpServer(
             service,
-            limits=HttpLimits(max_body_size=cfg.http.max_request_size),
+            limits=HttpLimits(
+                max_body_size=max(web.max_request_size, web.max_upload_size),
+                # Room above maxSizeRequest so that a message just over it gets the JMAP
+                # `limit` RequestError; only one far over closes the socket (1009).
+                websocket_max_message=2 * web.max_request_size,
+            ),
             cors=CorsPolicy(origins=tuple(cfg.http.cors_origins)),
             access_log=cfg.http.access_log,
         )
@@ -270,6 +284,7 @@ class Server:
             self.ports[name] = listeners[0].socket.getsockname()[1]
             log.debug("%s listening on %s:%d", name.upper(), cfg.http.bind, self.ports[name])
         service.public_url = effective_public_url(cfg.http.public_url, self.ports)
+        service.ports = self.ports
 
     async def _janitor(self, store: Store) -> None:
         """Hourly: expire unreferenced blobs and compact change logs beyond the history kept."""

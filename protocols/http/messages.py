@@ -228,11 +228,13 @@ Handler = Callable[[Request], Awaitable[Reply]]
 @dataclass(frozen=True, slots=True)
 class Admitted:
     """An application's answer before the body is read: who handles the request, how large a
-    body it accepts (None: the server's limit), and the route parameters for ``Request``."""
+    body it accepts (None: the server's limit), the route parameters for ``Request``, and the
+    response for a body over the limit (None: a plain 413 problem)."""
 
     handler: Handler
     max_body: int | None = None
     path_params: Mapping[str, str] = field(default_factory=lambda: _NO_PARAMS)
+    too_large: Response | None = None
 
 
 class HttpApp(Protocol):

@@ -33,6 +33,7 @@ from .problem import problem
 class _Target:
     handler: Handler
     max_body: int | None
+    too_large: Response | None = None
 
 
 @dataclass(slots=True)
@@ -105,9 +106,11 @@ class Router:
         methods: Iterable[str] = ("GET",),
         *,
         max_body: int | None = None,
+        too_large: Response | None = None,
     ) -> None:
         """Route ``methods`` on ``pattern`` to ``handler``.  ``max_body`` caps the request body
-        (None: the server's ``max_body_size``)."""
+        (None: the server's ``max_body_size``); ``too_large`` answers a body over it (None: a
+        plain 413 problem)."""
         segments = _split(pattern)
         dynamic = any(s.startswith("{") for s in segments)
         entry = self._find(pattern) if dynamic else self._static.get(pattern)
@@ -121,7 +124,7 @@ class Router:
             method = method.upper()
             if method in entry.targets:
                 raise ValueError(f"{method} {pattern} is already routed")
-            entry.targets[method] = _Target(handler, max_body)
+            entry.targets[method] = _Target(handler, max_body, too_large)
             self._all_methods.add(method)
             if method == "GET":
                 self._all_methods.add("HEAD")
@@ -216,7 +219,7 @@ class Router:
                 detail=f"{method} is not allowed here",
                 headers=Headers((("allow", entry.allow),)),
             )
-        return Admitted(target.handler, target.max_body, params)
+        return Admitted(target.handler, target.max_body, params, target.too_large)
 
 
 def _options(allow: str) -> Response:

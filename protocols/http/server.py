@@ -13,9 +13,7 @@ the request id, logged with the traceback); a malformed request gets 400 and a c
 
 from __future__ import annotations
 
-import itertools
 import logging
-import re
 import secrets
 import ssl
 import time
@@ -23,7 +21,6 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from email.utils import formatdate
 from http import HTTPStatus
-from urllib.parse import parse_qsl, urlsplit
 
 import h11
 import trio
@@ -47,6 +44,7 @@ from .messages import (
     WebSocketUpgrade,
 )
 from .problem import internal_error, problem
+from .target import head_size, request_id, split_target
 from .websocket import (
     INTERNAL_ERROR,
     NEED_DATA,
@@ -64,7 +62,6 @@ SERVER_NAME = "stalwart-py"
 _RECEIVE_SIZE = 65536
 _LINGER_SECONDS = 2.0
 _GZIP_IN_THREAD = 256 * 1024
-_REQUEST_ID = re.compile(r"[A-Za-z0-9._:+/=-]{1,128}")
 _NO_LENGTH_STATUS = frozenset({204, 304})
 # Framing is h11's job: these fields from a handler are dropped.
 _HOP_BY_HOP = frozenset({"content-length", "transfer-encoding", "keep-alive", "te"})
@@ -79,7 +76,11 @@ class _Timeout(Exception):
 
 
 class _TooLarge(Exception):
-    """A body exceeded its limit: 413."""
+    """A body exceeded its limit: 413, or the route's own answer for that."""
+
+    def __init__(self, response: Response | None = None) -> None:
+        super().__init__("request body too large")
+        self.response = response
 
 
 _date_cache: tuple[int, bytes] = (0, b"")
@@ -95,41 +96,6 @@ def http_date() -> bytes:
 
 
 _reasons: dict[int, bytes] = {s.value: s.phrase.encode("ascii") for s in HTTPStatus}
-
-
-def _split_target(target: str) -> tuple[str, tuple[tuple[str, str], ...]]:
-    """Path and decoded query of an origin-form or absolute-form target (RFC 9112 §3.2)."""
-    if target.startswith("/"):
-        path, _, query = target.partition("?")
-        path, _, _ = path.partition("#")
-    elif target == "*":
-        return "*", ()
-    else:
-        parts = urlsplit(target)
-        path, query = parts.path or "/", parts.query
-    pairs = tuple(parse_qsl(query, keep_blank_values=True)) if query else ()
-    return path, pairs
-
-
-# New request ids: a random per-process prefix and a counter (unique, cheap; not secrets).
-_RID_PREFIX = secrets.token_hex(4)
-_rid_counter = itertools.count(1)
-
-
-def _request_id(headers: Headers) -> str:
-    """The client's ``X-Request-Id`` when it is a sane token, else a new one."""
-    given = headers.get("x-request-id")
-    if given is not None and _REQUEST_ID.fullmatch(given):
-        return given
-    return f"{_RID_PREFIX}{next(_rid_counter):08x}"
-
-
-def _head_size(event: h11.Request) -> int:
-    """The size of a request head as sent (request line, fields, CRLFs), near enough."""
-    size = len(event.method) + len(event.target) + 12
-    for name, value in event.headers.raw_items():
-        size += len(name) + len(value) + 4
-    return size + 2
 
 
 def _format_peer(stream: trio.SocketStream) -> str:
@@ -389,7 +355,7 @@ class _Connection:
             if isinstance(event, h11.Request):
                 # h11 enforces max_incomplete_event_size only while the head is incomplete; a
                 # large head arriving in one read is caught here (RFC 6585 §5).
-                if _head_size(event) > limits.max_header_size:
+                if head_size(event) > limits.max_header_size:
                     raise h11.RemoteProtocolError("request header fields too large", 431)
                 major = event.http_version.split(b".", 1)[0]
                 if major != b"1":
@@ -398,14 +364,22 @@ class _Connection:
                 return event
             return None  # ConnectionClosed (or PAUSED, which cannot happen here)
 
-    async def fail(self, status: int, detail: str, request_id: str | None = None) -> None:
-        """Send an error response and mark the connection for closing."""
+    async def fail(
+        self,
+        status: int,
+        detail: str,
+        request_id: str | None = None,
+        response: Response | None = None,
+    ) -> None:
+        """Send an error response (``response``, or a problem of ``status`` with ``detail``) and
+        mark the connection for closing."""
         self.linger = True
         if self.h11.our_state not in (h11.IDLE, h11.SEND_RESPONSE):
             return
         rid = request_id or secrets.token_hex(8)
         log.info("HTTP %d to %s: %s (rid %s)", status, self.peer, detail, rid)
-        response = problem(status, detail=detail)
+        if response is None:
+            response = problem(status, detail=detail)
         try:
             await self.write_response(None, response, rid, close=True)
         except (h11.LocalProtocolError, _Closed):
@@ -439,7 +413,7 @@ class _Connection:
             elif isinstance(event, h11.Data):
                 size += len(event.data)
                 if size > limit:
-                    raise _TooLarge
+                    raise _TooLarge()
                 chunks.append(bytes(event.data))
             elif isinstance(event, h11.EndOfMessage):
                 return b"".join(chunks)
@@ -459,8 +433,8 @@ class _Connection:
         started = time.perf_counter()
         headers = Headers.from_raw(head.headers)
         target = head.target.decode("latin-1")
-        path, query = _split_target(target)
-        rid = _request_id(headers)
+        path, query = split_target(target)
+        rid = request_id(headers)
         request = Request(
             method=head.method.decode("ascii"),
             target=target,
@@ -481,9 +455,9 @@ class _Connection:
         except _Timeout:
             status = 408
             await self.fail(408, "request body not received in time", rid)
-        except _TooLarge:
+        except _TooLarge as exc:
             status = 413
-            await self.fail(413, "request body too large", rid)
+            await self.fail(413, "request body too large", rid, exc.response)
         finally:
             if self.server.access_log and access_log.isEnabledFor(logging.INFO):
                 access_log.info(
@@ -528,13 +502,16 @@ class _Connection:
         declared = request.headers.get("content-length")
         if declared is not None and int(declared) > limit:
             # Never send 100 for a body we would refuse (RFC 9110 §10.1.1).
-            raise _TooLarge
+            raise _TooLarge(admitted.too_large)
         if conn.they_are_waiting_for_100_continue:
             await self.send(
                 conn.send(h11.InformationalResponse(status_code=100, headers=[])) or b""
             )
         # An upgrade request ends at EndOfMessage too (h11 then PAUSES until we answer).
-        body = await self.read_body(limit)
+        try:
+            body = await self.read_body(limit)
+        except _TooLarge:
+            raise _TooLarge(admitted.too_large) from None
         request = request.with_body(body, admitted.path_params)
         reply = await self.call(admitted.handler, request)
         if isinstance(reply, Response):

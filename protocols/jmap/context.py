@@ -31,7 +31,7 @@ class JmapLimits:
 @dataclass(frozen=True, slots=True)
 class SubmissionRecipient:
     address: str
-    status: str  # "delivered" (local), "queued" (remote, for the outbound relay), "failed"
+    status: str  # "delivered" or "failed" (every recipient is an address of this server)
     error: MailError | None = None
 
 
@@ -43,7 +43,8 @@ class JmapServices:
     search_text: Callable[[int, Query], Awaitable[set[int]]]
     # (subject_html, preview_html) with <mark> highlights, for SearchSnippet/get (RFC 8621 §5).
     snippet: Callable[[int, int, Query], Awaitable[tuple[str | None, str | None]]]
-    # Sends a message: local recipients through the delivery path used by LMTP, others queued.
+    # Delivers a message to addresses of this server through the delivery path used by LMTP
+    # (there is no outbound relay: EmailSubmission refuses other recipients before calling it).
     submit: Callable[[int, str, tuple[str, ...], bytes], Awaitable[list[SubmissionRecipient]]]
     now: Callable[[], int]
     hostname: str = "localhost"

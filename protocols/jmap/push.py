@@ -32,6 +32,7 @@ from .core import (
     MethodError,
     SetError,
     check_known,
+    drop_unchanged,
     get_id,
     get_id_list,
     get_object,
@@ -53,6 +54,7 @@ PROPERTIES: Final = ("id", "deviceClientId", "url", "keys", "verificationCode", 
 # §7.2.1: url and keys "MUST NOT be returned"; asking for them is "forbidden".
 PRIVATE_PROPERTIES: Final = frozenset({"url", "keys"})
 DEFAULT_PROPERTIES: Final = tuple(p for p in PROPERTIES if p not in PRIVATE_PROPERTIES)
+MUTABLE: Final = frozenset({"verificationCode", "expires", "types"})  # §7.2.2
 
 
 # -- StateChange -------------------------------------------------------------------------------
@@ -180,6 +182,10 @@ class PushSubscription:
     @property
     def public_id(self) -> str:
         return object_id("object", self.id)
+
+    def shown(self, names: set[str]) -> dict[str, Any]:
+        """Its ``names`` as stored (url and keys too), for ``drop_unchanged`` (RFC 8620 §5.3)."""
+        return self.to_json(p for p in PROPERTIES if p in names)
 
     def to_json(self, properties: Iterable[str] = DEFAULT_PROPERTIES) -> dict[str, Any]:
         full: dict[str, Any] = {
@@ -375,7 +381,7 @@ def update_subscription(
         raise SetError(
             "invalidProperties", "immutable or unknown properties", properties=immutable + unknown
         )
-    if "verificationCode" in patch:
+    if "verificationCode" in patch and patch["verificationCode"] != sub.verification_code:
         code = patch["verificationCode"]
         # §7.2.2: a code that does not match is rejected with invalidProperties.
         if not isinstance(code, str) or not secrets.compare_digest(code, sub.expected_code):
@@ -441,9 +447,9 @@ def register(dispatcher: Dispatcher, hooks: PushHooks) -> None:
                 not_updated[key] = SetError("notFound").to_json()
                 continue
             try:
-                new = update_subscription(
-                    current, get_object(patch, "update"), now=now, max_expiry=hooks.max_expiry
-                )
+                # RFC 8620 §5.3: immutable and server-set values may be sent back unchanged.
+                patch = drop_unchanged(get_object(patch, "update"), MUTABLE, current.shown)
+                new = update_subscription(current, patch, now=now, max_expiry=hooks.max_expiry)
                 await _write_one(ctx, SetObject(acct, TYPE_NAME, current.id, new.encode()))
             except SetError as err:
                 not_updated[key] = err.to_json()

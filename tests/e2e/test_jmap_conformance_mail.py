@@ -85,7 +85,8 @@ def test_mailbox_set_tree_and_destroy_rules(jc: Client) -> None:
     assert got[top]["parentId"] is None
     # Sibling names must be unique (§2: "no two sibling Mailboxes with the same name").
     clash = jc.ok("Mailbox/set", {"create": {"x": {"name": "tree mid", "parentId": top}}})
-    assert clash["notCreated"]["x"]["type"] == "invalidProperties"
+    assert clash["notCreated"]["x"]["type"] == "alreadyExists"
+    assert clash["notCreated"]["x"]["existingId"] == mid
     # Moving a mailbox under its own descendant would make a cycle.
     cyc = jc.ok("Mailbox/set", {"update": {top: {"parentId": leaf}}})
     assert cyc["notUpdated"][top]["type"] == "invalidProperties"
@@ -393,7 +394,7 @@ def test_email_set_create_with_attachment(jc: Client) -> None:
 
 
 def test_email_import_copy_parse(jc: Client) -> None:
-    """RFC 8621 §4.8 Email/import (blobNotFound, invalidEmail? no: created), §4.7 Email/copy
+    """RFC 8621 §4.8 Email/import (unknown blob: invalidProperties), §4.7 Email/copy
     (fromAccountNotFound), §4.9 Email/parse (parsed, notParsable, notFound)."""
     inbox = jc.mailbox("inbox")
     raw = b"From: a@example.net\r\nSubject: imported\r\nMessage-ID: <imp@x>\r\n\r\nbody\r\n"
@@ -418,7 +419,9 @@ def test_email_import_copy_parse(jc: Client) -> None:
     assert out["oldState"] == state and out["newState"] != state
     imported = out["created"]["i"]
     assert set(imported) >= {"id", "blobId", "threadId", "size"}
-    assert out["notCreated"]["missing"]["type"] == "blobNotFound"
+    # RFC 8621 §4.8: an unknown blobId is invalidProperties naming blobId.
+    assert out["notCreated"]["missing"]["type"] == "invalidProperties"
+    assert out["notCreated"]["missing"]["properties"] == ["blobId"]
     assert out["notCreated"]["nomb"]["type"] == "invalidProperties"
     e = jc.ok("Email/get", {"ids": [imported["id"]], "properties": ["receivedAt", "subject"]})
     assert e["list"][0]["receivedAt"] == "2023-05-06T07:08:09Z"

@@ -229,7 +229,8 @@ def test_session_object(jmap: Jmap) -> None:
     assert s["downloadUrl"].endswith("/jmap/download/{accountId}/{blobId}/{name}?accept={type}")
     assert "{types}" in s["eventSourceUrl"] and "{closeafter}" in s["eventSourceUrl"]
     caps = s["capabilities"]
-    assert caps[JMAP_CORE]["maxSizeRequest"] == 10_000_000
+    # RFC 8620 §2: the advertised limit is the configured (and enforced) one.
+    assert caps[JMAP_CORE]["maxSizeRequest"] == jmap.srv.cfg.http.max_request_size
     assert caps["urn:ietf:params:jmap:websocket"] == {
         "url": f"wss://127.0.0.1:{tls}/jmap/ws",
         "supportsPush": True,
@@ -331,9 +332,10 @@ def test_request_level_errors(jmap: Jmap, body: bytes, expected: dict[str, Any])
 
 
 def test_request_too_large_is_refused_before_reading(jmap: Jmap) -> None:
-    big = b'{"using": [], "methodCalls": [], "pad": "' + b"x" * 10_000_001 + b'"}'
-    r = jmap.post("/jmap/", data=big)
-    assert r.status_code == 400
+    limit = jmap.session["capabilities"][JMAP_CORE]["maxSizeRequest"]
+    big = b'{"using": [], "methodCalls": [], "pad": "' + b"x" * (limit + 1) + b'"}'
+    r = jmap.post("/jmap/", data=big, headers={"Content-Type": "application/json"})
+    assert r.status_code == 413
     assert r.json()["limit"] == "maxSizeRequest"
     assert r.json()["type"] == "urn:ietf:params:jmap:error:limit"
 
@@ -394,7 +396,7 @@ def test_download_not_found_and_other_accounts(jmap: Jmap) -> None:
 
 
 def test_upload_too_large(tmp_path: Path) -> None:
-    srv = start_server(tmp_path / "data", {"STALWART_HTTP_MAX_REQUEST_SIZE": "1000"})
+    srv = start_server(tmp_path / "data", {"STALWART_HTTP_MAX_UPLOAD_SIZE": "1000"})
     try:
         j = Jmap(srv)
         assert j.session["capabilities"][JMAP_CORE]["maxSizeUpload"] == 1000

@@ -27,13 +27,17 @@ def need(j: Jmap, *methods: str) -> None:
         pytest.skip(f"JMAP methods not registered yet: {', '.join(missing)}")
 
 
+def jmapc_client(https_port: int, user: str, password: str) -> jmapc.Client:
+    """A jmapc client for the test server's HTTPS port (its certificate is self-signed)."""
+    c = jmapc.Client.create_with_password(f"127.0.0.1:{https_port}", user, password)
+    c.requests_session.verify = False
+    c.requests_session.trust_env = False
+    return c
+
+
 @pytest.fixture
 def client(jmap: Jmap) -> Iterator[jmapc.Client]:
-    c = jmapc.Client.create_with_password(
-        f"127.0.0.1:{jmap.ports['https']}", jmap.user, jmap.password
-    )
-    c.requests_session.verify = False  # self-signed test certificate
-    c.requests_session.trust_env = False
+    c = jmapc_client(jmap.ports["https"], jmap.user, jmap.password)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         yield c

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from stalwart_py import config as C
+from stalwart_py import config_docs
 from stalwart_py.config import (
     SCHEMA,
     SECTIONS,
@@ -22,9 +23,8 @@ from stalwart_py.config import (
     default_config,
     load_config,
     locate_keys,
-    render_example,
-    render_markdown,
 )
+from stalwart_py.config_docs import render_example, render_markdown
 
 REPO = Path(__file__).resolve().parents[2]
 MiB = 1024 * 1024
@@ -64,8 +64,12 @@ def test_defaults(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert cfg.imap.command_timeout == 300.0
     assert (cfg.imap.max_connections_per_user, cfg.imap.max_connections_per_ip) == (50, 200)
     assert (cfg.http.port, cfg.http.tls_port) == (8080, 8443)
-    assert cfg.http.public_url == "http://127.0.0.1:8080"  # derived from bind/port
-    assert cfg.http.max_request_size == 50 * MiB
+    assert cfg.http.public_url == ""  # Session URLs from each request's scheme and Host
+    assert cfg.http.max_request_size == 10 * MiB
+    assert cfg.http.max_upload_size == 50 * MiB
+    assert (cfg.http.max_concurrent_requests, cfg.http.max_concurrent_uploads) == (4, 4)
+    assert cfg.http.max_calls_in_request == 16
+    assert (cfg.http.max_objects_in_get, cfg.http.max_objects_in_set) == (500, 500)
     assert cfg.http.cors_origins == ()
     assert cfg.tls.cert is None and cfg.tls.key is None
     assert cfg.search.backend == "tantivy"
@@ -121,7 +125,7 @@ def test_schema_is_complete_and_documented() -> None:
     assert list(SECTIONS) == [
         "server", "lmtp", "imap", "http", "tls", "search", "delivery", "auth", "store",
     ]  # fmt: skip
-    assert len(SCHEMA) == 4 + 8 + 12 + 8 + 2 + 6 + 4 + 4 + 3
+    assert len(SCHEMA) == 4 + 8 + 12 + 14 + 2 + 6 + 4 + 4 + 3
     for key in SCHEMA:
         assert key.setting.doc.strip(), key.dotted
         assert key.env_var == f"STALWART_{key.section.upper()}_{key.name.upper()}"
@@ -248,18 +252,11 @@ def test_home_expansion(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None
     assert cfg.server.data_dir == tmp_path / "mail"
 
 
-@pytest.mark.parametrize(
-    ("bind", "hostname", "url"),
-    [
-        ("0.0.0.0", "mx.example.org", "http://mx.example.org:8080"),
-        ("::", "mx.example.org", "http://mx.example.org:8080"),
-        ("::1", "localhost", "http://[::1]:8080"),
-        ("mail.internal", "localhost", "http://mail.internal:8080"),
-    ],
-)
-def test_derived_public_url(bind: str, hostname: str, url: str) -> None:
-    env = {"STALWART_HTTP_BIND": bind, "STALWART_SERVER_HOSTNAME": hostname}
-    assert load_config(None, env).http.public_url == url
+def test_public_url_is_not_derived() -> None:
+    """Empty ``http.public_url`` stays empty: the JMAP session then builds its URLs from each
+    request's scheme and Host (a URL derived from ``bind`` named ``http`` on the TLS port)."""
+    env = {"STALWART_HTTP_BIND": "0.0.0.0", "STALWART_SERVER_HOSTNAME": "mx.example.org"}
+    assert load_config(None, env).http.public_url == ""
 
 
 # --- environment overrides ------------------------------------------------------------------
@@ -816,15 +813,15 @@ def test_main_markdown_example_and_check(
     for name in list(os.environ):
         if name.startswith("STALWART_"):
             monkeypatch.delenv(name)
-    assert C.main(["--markdown"]) == 0
+    assert config_docs.main(["--markdown"]) == 0
     assert capsys.readouterr().out == render_markdown()
-    assert C.main(["--example"]) == 0
+    assert config_docs.main(["--example"]) == 0
     assert capsys.readouterr().out == render_example()
     good = write(tmp_path, "[lmtp]\nport = 2525\n", "good.toml")
-    assert C.main(["--check", str(good)]) == 0
+    assert config_docs.main(["--check", str(good)]) == 0
     assert capsys.readouterr().out == ""
     bad = write(tmp_path, "[lmtp]\nport = -1\n", "bad.toml")
-    assert C.main(["--check", str(bad)]) == 1
+    assert config_docs.main(["--check", str(bad)]) == 1
     assert capsys.readouterr().out == f"{bad}:2 lmtp.port: must be a port number 0–65535, got -1\n"
 
 

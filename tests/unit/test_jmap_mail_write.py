@@ -122,23 +122,12 @@ async def env(tmp_path: Path) -> AsyncIterator[Env]:
     async def submit(
         acct: int, mail_from: str, rcpts: tuple[str, ...], raw: bytes
     ) -> list[SubmissionRecipient]:
-        """Local domains through the real delivery path; other domains are queued."""
-        local = [r for r in rcpts if store.domain(r.rpartition("@")[2].lower()) is not None]
-        results = (
-            await delivery.deliver(Envelope(mail_from, tuple(local), protocol="ESMTPA"), raw)
-            if local
-            else []
-        )
-        outcome = dict(zip(local, results, strict=True))
-        out = []
-        for r in rcpts:
-            if r not in outcome:
-                out.append(SubmissionRecipient(r, "queued"))
-            elif outcome[r] is None:
-                out.append(SubmissionRecipient(r, "delivered"))
-            else:
-                out.append(SubmissionRecipient(r, "failed", outcome[r]))
-        return out
+        """Through the real delivery path (EmailSubmission only hands it local recipients)."""
+        results = await delivery.deliver(Envelope(mail_from, rcpts, protocol="ESMTPA"), raw)
+        return [
+            SubmissionRecipient(r, "delivered" if e is None else "failed", e)
+            for r, e in zip(rcpts, results, strict=True)
+        ]
 
     services = JmapServices(
         store=store,
@@ -232,12 +221,14 @@ async def test_mailbox_set_invalid_names_and_roles_rfc8621_2_5(env: Env) -> None
         },
     )
     assert out["created"] is None
+    # RFC 8620 §5.3 alreadyExists (with existingId) for the sibling name clash.
+    dup = out["notCreated"].pop("dup")
+    assert dup["type"] == "alreadyExists" and dup["existingId"] == env.mailbox("inbox")
     props = {k: v["properties"] for k, v in out["notCreated"].items()}
     assert {k: v["type"] for k, v in out["notCreated"].items()} == dict.fromkeys(
         props, "invalidProperties"
     )
     assert props == {
-        "dup": ["name"],
         "empty": ["name"],
         "slash": ["name"],
         "role": ["role"],
@@ -439,7 +430,7 @@ async def test_email_set_body_structure_and_header_forms_rfc8621_4_6(env: Env) -
                 "textBody": [{"partId": "t", "type": "text/html"}],
                 "bodyValues": {"t": {"value": ""}},
             },
-            "textBody",
+            "textBody/0/type",
         ),
         (
             {
@@ -452,14 +443,14 @@ async def test_email_set_body_structure_and_header_forms_rfc8621_4_6(env: Env) -
         ({"textBody": [{"partId": "missing"}]}, "textBody/0/partId"),
         (
             {"textBody": [{"partId": "t", "charset": "utf-8"}], "bodyValues": {"t": {"value": ""}}},
-            "textBody/0",
+            "textBody/0/charset",
         ),
         (
             {
                 "textBody": [{"partId": "t"}],
                 "bodyValues": {"t": {"value": "", "isTruncated": True}},
             },
-            "bodyValues",
+            "bodyValues/t/isTruncated",
         ),
         ({"to": [{"email": "not an address"}]}, "to"),
         ({"sentAt": "yesterday"}, "sentAt"),
@@ -501,7 +492,7 @@ async def test_email_set_create_errors_rfc8621_4_6(env: Env) -> None:
     assert errors["kw"]["type"] == "tooManyKeywords"
     assert errors["badkw"]["type"] == "invalidProperties"
     assert errors["nombox"]["properties"] == ["mailboxIds"]
-    assert errors["foreign"]["properties"] == ["mailboxIds"]
+    assert errors["foreign"]["properties"] == [f"mailboxIds/m{bob_box.id + 100}"]
 
 
 async def test_email_set_over_quota_rfc8621_4_6(env: Env) -> None:
@@ -700,8 +691,10 @@ async def test_email_import_uploaded_blob_rfc8621_4_8(env: Env) -> None:
     assert created["size"] == len(SIMPLE)
     email = env.store.email(env.alice, parse_object_id("email", created["id"]) or 0)
     assert email is not None and email.received_at == 1683356889 and email.keywords == ("$seen",)
-    assert out["notCreated"]["i2"]["type"] == "blobNotFound"
-    assert out["notCreated"]["i3"]["properties"] == ["mailboxIds"]
+    # RFC 8621 §4.8: an unknown blobId is invalidProperties naming blobId.
+    assert out["notCreated"]["i2"]["type"] == "invalidProperties"
+    assert out["notCreated"]["i2"]["properties"] == ["blobId"]
+    assert out["notCreated"]["i3"]["properties"] == ["mailboxIds/m999"]
     assert out["oldState"] != out["newState"]
 
 
@@ -1067,7 +1060,7 @@ async def _draft(env: Env, **extra: Any) -> list[Invocation]:
                             "keywords": {"$draft": True},
                             "from": [{"name": "Alice", "email": "alice@example.org"}],
                             "to": [{"name": "Bob", "email": "bob@example.org"}],
-                            "cc": [{"name": None, "email": "carol@remote.test"}],
+                            "cc": [{"name": None, "email": "nobody@example.org"}],
                             "bcc": [{"name": None, "email": "al@example.org"}],
                             "subject": "Lunch?",
                             "textBody": [{"partId": "t"}],
@@ -1132,7 +1125,9 @@ async def test_email_submission_send_and_on_success_update_rfc8621_7_5(env: Env)
     status = created["deliveryStatus"]
     assert status["bob@example.org"]["delivered"] == "yes"
     assert status["al@example.org"]["delivered"] == "yes"
-    assert status["carol@remote.test"]["delivered"] == "queued"
+    # A local address with no account: its deliveryStatus says so (RFC 8621 §7 "no").
+    assert status["nobody@example.org"]["delivered"] == "no"
+    assert status["nobody@example.org"]["smtpReply"].startswith("550 5.1.1")
     assert sent[1].arguments["updated"] == {draft_id: None}
     draft = env.store.email(env.alice, parse_object_id("email", draft_id) or 0)
     assert draft is not None and draft.keywords == ()
@@ -1151,7 +1146,7 @@ async def test_email_submission_send_and_on_success_update_rfc8621_7_5(env: Env)
     assert sub["envelope"]["mailFrom"]["email"] == "alice@example.org"
     assert [r["email"] for r in sub["envelope"]["rcptTo"]] == [
         "bob@example.org",
-        "carol@remote.test",
+        "nobody@example.org",
         "al@example.org",
     ]
 

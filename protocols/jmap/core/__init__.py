@@ -48,7 +48,8 @@ from .errors import (
     method_error_for,
     set_error_for,
 )
-from .patch import apply_patch, patch_paths
+from .invalid import InvalidProperties
+from .patch import apply_patch, drop_unchanged, json_equal, patch_paths
 from .query import (
     AddedItem,
     Comparator,
@@ -69,7 +70,15 @@ from .query import (
     query_window,
 )
 from .refs import resolve_arguments, resolve_id, resolve_ids, resolve_reference
-from .request import Invocation, Request, Response, check_request_size, parse_request
+from .request import (
+    Invocation,
+    Request,
+    Response,
+    check_content_type,
+    check_request_size,
+    parse_request,
+    request_too_large,
+)
 from .session import (
     Session,
     SessionAccount,
@@ -100,6 +109,7 @@ __all__ = [
     "FilterOperator",
     "GetArgs",
     "Handler",
+    "InvalidProperties",
     "Invocation",
     "MethodCall",
     "MethodError",
@@ -120,11 +130,13 @@ __all__ = [
     "account_id",
     "apply_patch",
     "build_session",
+    "check_content_type",
     "check_if_in_state",
     "check_known",
     "check_request_size",
     "check_since_state",
     "compute_changes",
+    "drop_unchanged",
     "core_echo",
     "get_bool",
     "get_id",
@@ -136,6 +148,7 @@ __all__ = [
     "get_uint",
     "invalid_arguments",
     "is_id",
+    "json_equal",
     "method_error_for",
     "parse_changes",
     "parse_filter",
@@ -151,6 +164,7 @@ __all__ = [
     "query_changes_response",
     "query_response",
     "query_window",
+    "request_too_large",
     "resolve_arguments",
     "resolve_id",
     "resolve_ids",

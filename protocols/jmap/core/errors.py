@@ -82,8 +82,8 @@ class RequestProblem(Exception):
         return cls(NOT_REQUEST, detail)
 
     @classmethod
-    def over_limit(cls, limit: str, detail: str) -> RequestProblem:
-        return cls(LIMIT, detail, limit=limit)
+    def over_limit(cls, limit: str, detail: str, *, status: int = 400) -> RequestProblem:
+        return cls(LIMIT, detail, limit=limit, status=status)
 
 
 # -- method level (§3.6.2 and §5) --------------------------------------------------------------

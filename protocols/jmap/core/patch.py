@@ -13,7 +13,7 @@ in ``defaults``) and otherwise removes it; removing an absent member is a no-op.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 from . import pointer
@@ -77,3 +77,66 @@ def apply_patch(
         else:
             parent.pop(last, None)
     return result
+
+
+_ABSENT: Any = object()
+
+
+def json_equal(a: Any, b: Any) -> bool:
+    """Equality of JSON values: ``true`` is not ``1`` (as Python's ``==`` would have it),
+    ``1`` is ``1.0``; objects by members, arrays (lists or tuples) in order."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return type(a) is type(b) and a == b
+    if isinstance(a, int | float) and isinstance(b, int | float):
+        return a == b
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(json_equal(a[k], b[k]) for k in a)
+    if isinstance(a, list | tuple) and isinstance(b, list | tuple):  # stored arrays: tuples
+        return len(a) == len(b) and all(json_equal(x, y) for x, y in zip(a, b, strict=True))
+    return type(a) is type(b) and bool(a == b)
+
+
+def drop_unchanged(
+    patch: Any,
+    mutable: Collection[str],
+    current: Callable[[set[str]], Mapping[str, Any]],
+) -> Any:
+    """``patch`` without the paths into server-set or immutable properties (every property not
+    in ``mutable``) whose value is the object's current value.
+
+    RFC 8620 §5.3: "Any server-set properties MAY be included in the patch if their value is
+    identical to the current server value (before applying the patches to the object).
+    Otherwise, the update MUST be rejected with an invalidProperties SetError."  Clients send
+    whole objects back, so every /set method runs its patches through this first (immutable
+    properties alike); a path left into such a property carries a changed value, and the
+    method refuses it as before.  ``current(names)`` gives those top-level properties as /get
+    shows them (one it does not know is left out: its paths stay in the patch); it is only
+    called when the patch names such a property.  A malformed patch is returned unchanged, for
+    :func:`patch_paths` to refuse."""
+    if not isinstance(patch, dict):
+        return patch
+    paths: dict[str, tuple[str, ...]] = {}
+    for key in patch:
+        try:
+            paths[key] = pointer.split("/" + key) if isinstance(key, str) else ()
+        except pointer.PointerError:
+            return patch
+    fixed = {tokens[0] for tokens in paths.values() if tokens and tokens[0] not in mutable}
+    if not fixed:
+        return patch
+    shown = current(fixed)
+    out: dict[str, Any] = {}
+    for key, value in patch.items():
+        tokens = paths[key]
+        if tokens and tokens[0] in fixed and json_equal(_at(shown, tokens), value):
+            continue
+        out[key] = value
+    return out
+
+
+def _at(obj: Any, tokens: tuple[str, ...]) -> Any:
+    for token in tokens:
+        if not isinstance(obj, dict) or token not in obj:
+            return _ABSENT
+        obj = obj[token]
+    return obj

@@ -54,12 +54,34 @@ class Response:
         return jsonio.dumps(self.to_json())
 
 
+def request_too_large(limits: CoreLimits, size: int | None = None) -> RequestProblem:
+    """The ``limit`` problem for a body over ``maxSizeRequest`` (RFC 8620 §3.6.1: it "MUST"
+    name the limit), with HTTP status 413 Content Too Large (RFC 9110 §15.5.14)."""
+    got = "larger" if size is None else f"{size} octets"
+    return RequestProblem.over_limit(
+        "maxSizeRequest",
+        f"The request is {got}; the limit (maxSizeRequest) is {limits.max_size_request} octets.",
+        status=413,
+    )
+
+
 def check_request_size(size: int, limits: CoreLimits) -> None:
     """Raise the ``limit`` problem for a body over ``maxSizeRequest`` (callable before reading)."""
     if size > limits.max_size_request:
-        raise RequestProblem.over_limit(
-            "maxSizeRequest",
-            f"The request is {size} octets; the limit is {limits.max_size_request}.",
+        raise request_too_large(limits, size)
+
+
+def check_content_type(value: str | None) -> None:
+    """RFC 8620 §3.6.1 ``notJSON``: "The content type of the request was not
+    application/json or the request did not parse as I-JSON."  Media type parameters (such as
+    ``charset=utf-8``) are allowed; the type and subtype are case-insensitive (RFC 9110 §8.3.1).
+    """
+    media_type = (value or "").split(";", 1)[0].strip().lower()
+    if media_type != "application/json":
+        raise RequestProblem.not_json(
+            f"The request's Content-Type is {value!r}; it must be application/json."
+            if value
+            else "The request has no Content-Type; it must be application/json."
         )
 
 

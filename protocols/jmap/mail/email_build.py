@@ -23,12 +23,12 @@ import email.utils
 import re
 import secrets
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Final
 from urllib.parse import quote
 
-from ..core import SetError
+from ..core import InvalidProperties, SetError
 from .email_render import ADDRESS_FIELDS
 
 # -- header forms (RFC 8621 §4.1.2) --------------------------------------------------------------
@@ -306,46 +306,57 @@ def form_allowed(form: str, field: str) -> bool:
     return lower not in KNOWN_FIELDS
 
 
-def header_lines(obj: Mapping[str, Any], *, top_level: bool) -> list[tuple[str, str]]:
+def header_lines(
+    obj: Mapping[str, Any], *, top_level: bool, prefix: str = ""
+) -> list[tuple[str, str]]:
     """(lower-case field name, folded header line) for every header property of ``obj``.
 
-    Raises ``invalidProperties`` for a malformed property, a form not allowed on the field,
-    two properties for the same field, ``headers`` itself, and (``top_level``) any Content-*
-    field."""
+    Raises one ``invalidProperties`` naming every malformed property, form not allowed on its
+    field, second property for the same field, ``headers`` itself, and (``top_level``) any
+    Content-* field; each as ``prefix`` + property (``bodyStructure/header:...``)."""
     out: list[tuple[str, str]] = []
     seen: dict[str, str] = {}
+    problems = InvalidProperties()
     for prop, value in obj.items():
-        if prop == "headers":
-            raise invalid(prop, "Set header fields as individual properties (§4.6).")
-        if prop in CONVENIENCE and top_level:
-            field, form = CONVENIENCE[prop]
-            is_all = False
-        elif prop.startswith("header:"):
-            parsed = parse_header_property(prop)
-            if parsed is None:
-                raise invalid(prop, f"{prop!r} is not a header property.")
-            field, form, is_all = parsed.name, parsed.form, parsed.all
-        else:
-            continue
-        lower = field.lower()
-        if top_level and lower.startswith("content-"):
-            raise invalid(prop, "Content-* header fields belong on body parts (§4.6).")
-        if lower == "content-transfer-encoding":
-            raise invalid(prop, "Content-Transfer-Encoding is chosen by the server (§4.6).")
-        if not form_allowed(form, field):
-            raise invalid(prop, f"The {form} form is not allowed on {field} (§4.1.2).")
-        if lower in seen:
-            raise invalid(prop, f"{prop!r} and {seen[lower]!r} set the same header field.")
-        seen[lower] = prop
-        if value is None:
-            continue
-        values = value if is_all else [value]
-        if is_all and not isinstance(value, list):
-            raise invalid(prop, "An :all header property takes an array.")
-        for item in values:
-            text = encode_form(form, item, prop)
-            line = f"{field}:{text}" if form == "Raw" else fold(field, text)
-            out.append((lower, line))
+        with problems.collecting():
+            out.extend(_header_line(prop, value, prefix + prop, top_level, seen))
+    problems.check()
+    return out
+
+
+def _header_line(
+    prop: str, value: Any, path: str, top_level: bool, seen: dict[str, str]
+) -> list[tuple[str, str]]:
+    if prop == "headers":
+        raise invalid(path, "Set header fields as individual properties (§4.6).")
+    if prop in CONVENIENCE and top_level:
+        field, form = CONVENIENCE[prop]
+        is_all = False
+    elif prop.startswith("header:"):
+        parsed = parse_header_property(prop)
+        if parsed is None:
+            raise invalid(path, f"{prop!r} is not a header property.")
+        field, form, is_all = parsed.name, parsed.form, parsed.all
+    else:
+        return []
+    lower = field.lower()
+    if top_level and lower.startswith("content-"):
+        raise invalid(path, "Content-* header fields belong on body parts (§4.6).")
+    if lower == "content-transfer-encoding":
+        raise invalid(path, "Content-Transfer-Encoding is chosen by the server (§4.6).")
+    if not form_allowed(form, field):
+        raise invalid(path, f"The {form} form is not allowed on {field} (§4.1.2).")
+    if lower in seen:
+        raise invalid(path, f"{prop!r} and {seen[lower]!r} set the same header field.")
+    seen[lower] = prop
+    if value is None:
+        return []
+    if is_all and not isinstance(value, list):
+        raise invalid(path, "An :all header property takes an array.")
+    out: list[tuple[str, str]] = []
+    for item in value if is_all else [value]:
+        text = encode_form(form, item, path)
+        out.append((lower, f"{field}:{text}" if form == "Raw" else fold(field, text)))
     return out
 
 
@@ -406,25 +417,39 @@ def _multipart(subtype: str, parts: list[Entity], extra: Iterable[str] = ()) -> 
     return Entity((f'Content-Type: multipart/{subtype}; boundary="{boundary}"', *extra), body)
 
 
+_EMPTY: Final = Entity((), b"")
+
+
 @dataclass
 class PartBuilder:
-    """Renders EmailBodyPart create objects; collects blob ids that are not accessible."""
+    """Renders EmailBodyPart create objects.  Every invalid property found on the way goes
+    into ``problems`` (its path from the Email, RFC 8620 §5.3) and the part is rendered as
+    well as it can be, so that one pass finds them all; blob ids that are not accessible go
+    into ``missing``."""
 
     body_values: Mapping[str, Any]
     read_blob: BlobReader
     missing: list[str]
+    problems: InvalidProperties = field(default_factory=InvalidProperties)
+
+    def bad(self, path: str, description: str) -> None:
+        self.problems.add(path, description)
 
     def build(self, part: Any, prop: str, depth: int = 0) -> Entity:
         if not isinstance(part, dict):
-            raise invalid(prop, "An EmailBodyPart must be an object.")
+            self.bad(prop, "An EmailBodyPart must be an object.")
+            return _EMPTY
         if depth > MAX_DEPTH:
-            raise invalid(prop, "Body parts are nested too deeply.")
+            self.bad(prop, "Body parts are nested too deeply.")
+            return _EMPTY
         for key in part:
             if key not in PART_PROPERTIES and not key.startswith("header:"):
-                raise invalid(f"{prop}/{key}", f"{key!r} cannot be set on a body part.")
-        extra = header_lines(part, top_level=False)
+                self.bad(f"{prop}/{key}", f"{key!r} cannot be set on a body part.")
+        extra: list[tuple[str, str]] = []
+        with self.problems.collecting():
+            extra = header_lines(part, top_level=False, prefix=f"{prop}/")
         fields = {name for name, _ in extra}
-        for key, field in (
+        for key, field_name in (
             ("type", "content-type"),
             ("name", "content-type"),
             ("charset", "content-type"),
@@ -433,13 +458,14 @@ class PartBuilder:
             ("language", "content-language"),
             ("location", "content-location"),
         ):
-            if part.get(key) is not None and field in fields:
-                raise invalid(f"{prop}/{key}", f"{key!r} and header:{field} both set it.")
+            if part.get(key) is not None and field_name in fields:
+                self.bad(f"{prop}/{key}", f"{key!r} and header:{field_name} both set it.")
         mime_type = part.get("type")
         if mime_type is not None and (
             not isinstance(mime_type, str) or not re.fullmatch(r"[\w.+-]+/[\w.+-]+", mime_type)
         ):
-            raise invalid(f"{prop}/type", "type must be a MIME type.")
+            self.bad(f"{prop}/type", "type must be a MIME type.")
+            mime_type = None
         headers = [line for _, line in extra]
         if "subParts" in part and part["subParts"] is not None:
             return self._multipart(part, prop, mime_type, headers, depth)
@@ -450,42 +476,49 @@ class PartBuilder:
     ) -> Entity:
         mime_type = (mime_type or "multipart/mixed").lower()
         if not mime_type.startswith("multipart/"):
-            raise invalid(f"{prop}/subParts", "Only multipart/* parts have subParts.")
-        if part.get("partId") is not None or part.get("blobId") is not None:
-            raise invalid(f"{prop}/subParts", "A multipart part has no partId or blobId.")
+            self.bad(f"{prop}/subParts", "Only multipart/* parts have subParts.")
+            mime_type = "multipart/mixed"
+        for key in ("partId", "blobId"):
+            if part.get(key) is not None:
+                self.bad(f"{prop}/{key}", f"A multipart part has no {key}.")
         subs = part["subParts"]
         if not isinstance(subs, list):
-            raise invalid(f"{prop}/subParts", "subParts must be an array.")
+            self.bad(f"{prop}/subParts", "subParts must be an array.")
+            subs = []
         built = [self.build(s, f"{prop}/subParts/{i}", depth + 1) for i, s in enumerate(subs)]
-        return _multipart(mime_type.split("/", 1)[1], built, headers + self._common(part))
+        return _multipart(mime_type.split("/", 1)[1], built, headers + self._common(part, prop))
 
-    def _common(self, part: Mapping[str, Any]) -> list[str]:
+    def _common(self, part: Mapping[str, Any], prop: str) -> list[str]:
         out: list[str] = []
         disposition = part.get("disposition")
         if disposition is not None:
             if not isinstance(disposition, str) or not _TOKEN.fullmatch(disposition):
-                raise invalid("disposition", "disposition must be a token.")
-            value = disposition
-            if isinstance(part.get("name"), str):
-                value += "; " + _param("filename", part["name"])
-            out.append(fold("Content-Disposition", value))
+                self.bad(f"{prop}/disposition", "disposition must be a token.")
+            else:
+                value = disposition
+                if isinstance(part.get("name"), str):
+                    value += "; " + _param("filename", part["name"])
+                out.append(fold("Content-Disposition", value))
         cid = part.get("cid")
         if cid is not None:
             if not isinstance(cid, str) or not cid or re.search(r"[\s<>]", cid):
-                raise invalid("cid", "cid must be a Content-ID without angle brackets.")
-            out.append(f"Content-ID: <{cid}>")
+                self.bad(f"{prop}/cid", "cid must be a Content-ID without angle brackets.")
+            else:
+                out.append(f"Content-ID: <{cid}>")
         language = part.get("language")
         if language is not None:
             if not isinstance(language, list) or not all(
                 isinstance(t, str) and _TOKEN.fullmatch(t) for t in language
             ):
-                raise invalid("language", "language must be an array of language tags.")
-            out.append(fold("Content-Language", ", ".join(language)))
+                self.bad(f"{prop}/language", "language must be an array of language tags.")
+            else:
+                out.append(fold("Content-Language", ", ".join(language)))
         location = part.get("location")
         if location is not None:
             if not isinstance(location, str) or re.search(r"\s", location):
-                raise invalid("location", "location must be a URI.")
-            out.append(f"Content-Location: {location}")
+                self.bad(f"{prop}/location", "location must be a URI.")
+            else:
+                out.append(f"Content-Location: {location}")
         return out
 
     def _leaf(
@@ -493,22 +526,29 @@ class PartBuilder:
     ) -> Entity:
         part_id, blob_id = part.get("partId"), part.get("blobId")
         if (part_id is None) == (blob_id is None):
-            raise invalid(prop, "A body part needs exactly one of partId and blobId (§4.6).")
+            # §4.6: exactly one of partId and blobId.
+            for key in ("partId", "blobId"):
+                self.bad(f"{prop}/{key}", "A body part needs exactly one of partId and blobId.")
+            self._common(part, prop)  # still checked: every invalid property is reported
+            return _EMPTY
         charset = part.get("charset")
         if part_id is not None:
             # §4.6: charset and size MUST be omitted when the content is in bodyValues.
-            if charset is not None or part.get("size") is not None:
-                raise invalid(prop, "charset and size must be omitted with partId.")
+            for key in ("charset", "size"):
+                if part.get(key) is not None:
+                    self.bad(f"{prop}/{key}", f"{key} must be omitted with partId (§4.6).")
             data, charset, mime_type = (
                 self._value(part_id, prop),
                 "utf-8",
                 mime_type or "text/plain",
             )
             if not mime_type.lower().startswith("text/"):
-                raise invalid(f"{prop}/type", "A part from bodyValues must be text/*.")
+                self.bad(f"{prop}/type", "A part from bodyValues must be text/*.")
         else:
             if not isinstance(blob_id, str):
-                raise invalid(f"{prop}/blobId", "blobId must be a string.")
+                self.bad(f"{prop}/blobId", "blobId must be a string.")
+                self._common(part, prop)
+                return _EMPTY
             blob = self.read_blob(blob_id)
             if blob is None:
                 self.missing.append(blob_id)
@@ -517,7 +557,8 @@ class PartBuilder:
             if charset is not None and (
                 not isinstance(charset, str) or not _TOKEN.fullmatch(charset)
             ):
-                raise invalid(f"{prop}/charset", "charset must be a charset name.")
+                self.bad(f"{prop}/charset", "charset must be a charset name.")
+                charset = None
         lower = mime_type.lower()
         content_type = lower
         if lower.startswith("text/") and charset:
@@ -525,7 +566,7 @@ class PartBuilder:
         if isinstance(part.get("name"), str):
             content_type += "; " + _param("name", part["name"])
         elif part.get("name") is not None:
-            raise invalid(f"{prop}/name", "name must be a string.")
+            self.bad(f"{prop}/name", "name must be a string.")
         if lower.startswith("message/"):
             encoding, body = ("7bit" if data.isascii() else "8bit"), data
         elif _is_7bit_text(data):
@@ -537,19 +578,23 @@ class PartBuilder:
         if encoding == "base64" and body:
             body += b"\r\n"  # decoders ignore it; a text body is kept exactly as given
         lines = [fold("Content-Type", content_type), f"Content-Transfer-Encoding: {encoding}"]
-        return Entity((*lines, *self._common(part), *headers), body)
+        return Entity((*lines, *self._common(part, prop), *headers), body)
 
     def _value(self, part_id: Any, prop: str) -> bytes:
         if not isinstance(part_id, str) or part_id not in self.body_values:
-            raise invalid(f"{prop}/partId", f"partId {part_id!r} is not in bodyValues.")
+            self.bad(f"{prop}/partId", f"partId {part_id!r} is not in bodyValues.")
+            return b""
+        path = f"bodyValues/{part_id}"
         value = self.body_values[part_id]
         if not isinstance(value, dict) or not isinstance(value.get("value"), str):
-            raise invalid("bodyValues", "An EmailBodyValue needs a 'value' string.")
+            self.bad(path, "An EmailBodyValue needs a 'value' string.")
+            return b""
         # §4.6: isEncodingProblem and isTruncated MUST be false or omitted.
-        if value.get("isEncodingProblem") or value.get("isTruncated"):
-            raise invalid("bodyValues", "isEncodingProblem and isTruncated must be false.")
-        if set(value) - {"value", "isEncodingProblem", "isTruncated"}:
-            raise invalid("bodyValues", "Unknown EmailBodyValue properties.")
+        for key in ("isEncodingProblem", "isTruncated"):
+            if value.get(key):
+                self.bad(f"{path}/{key}", f"{key} must be false (§4.6).")
+        for key in sorted(set(value) - {"value", "isEncodingProblem", "isTruncated"}):
+            self.bad(f"{path}/{key}", f"{key!r} is not an EmailBodyValue property.")
         return normalize_newlines(value["value"]).encode("utf-8")
 
 
@@ -558,7 +603,7 @@ def _single(value: Any, prop: str, wanted: str) -> dict[str, Any]:
         raise invalid(prop, f"{prop} must contain exactly one body part (§4.6).")
     part = value[0]
     if str(part.get("type") or wanted).lower() != wanted:
-        raise invalid(prop, f"The {prop} part must be {wanted} (§4.6).")
+        raise invalid(f"{prop}/0/type", f"The {prop} part must be {wanted} (§4.6).")
     return {**part, "type": wanted}
 
 
@@ -566,16 +611,22 @@ def _body(obj: Mapping[str, Any], builder: PartBuilder) -> Entity:
     if obj.get("bodyStructure") is not None:
         for prop in ("textBody", "htmlBody", "attachments"):
             if obj.get(prop) is not None:
-                raise invalid(prop, f"{prop} cannot be given with bodyStructure (§4.6).")
+                builder.bad(prop, f"{prop} cannot be given with bodyStructure (§4.6).")
         return builder.build(obj["bodyStructure"], "bodyStructure")
     text = html = None
-    if obj.get("textBody") is not None:
-        text = builder.build(_single(obj["textBody"], "textBody", "text/plain"), "textBody/0")
-    if obj.get("htmlBody") is not None:
-        html = builder.build(_single(obj["htmlBody"], "htmlBody", "text/html"), "htmlBody/0")
+    for prop, wanted in (("textBody", "text/plain"), ("htmlBody", "text/html")):
+        if obj.get(prop) is None:
+            continue
+        with builder.problems.collecting():
+            part = builder.build(_single(obj[prop], prop, wanted), f"{prop}/0")
+            if wanted == "text/plain":
+                text = part
+            else:
+                html = part
     attachments = obj.get("attachments") or []
     if not isinstance(attachments, list):
-        raise invalid("attachments", "attachments must be an array.")
+        builder.bad("attachments", "attachments must be an array.")
+        attachments = []
     inline: list[Entity] = []
     mixed: list[Entity] = []
     for i, att in enumerate(attachments):
@@ -597,16 +648,18 @@ def _body(obj: Mapping[str, Any], builder: PartBuilder) -> Entity:
     return _multipart("mixed", ([main] if main is not None else []) + mixed)
 
 
-def _top_level_conflicts(obj: Mapping[str, Any]) -> None:
+def _top_level_conflicts(
+    obj: Mapping[str, Any], headers: list[tuple[str, str]], problems: InvalidProperties
+) -> None:
     """§4.6: bodyStructure must not repeat a header field given on the Email."""
     structure = obj.get("bodyStructure")
     if not isinstance(structure, dict):
         return
-    top = {line.split(":", 1)[0].lower() for _, line in header_lines(obj, top_level=True)}
+    top = {line.split(":", 1)[0].lower() for _, line in headers}
     for prop in structure:
         parsed = parse_header_property(prop) if prop.startswith("header:") else None
         if parsed is not None and parsed.name.lower() in top:
-            raise invalid(f"bodyStructure/{prop}", f"{parsed.name} is set on the Email already.")
+            problems.add(f"bodyStructure/{prop}", f"{parsed.name} is set on the Email already.")
 
 
 def build_message(
@@ -616,7 +669,10 @@ def build_message(
     hostname: str,
     now: int,
 ) -> bytes:
-    """The RFC 5322 message for an Email create object (§4.6); raises :class:`SetError`."""
+    """The RFC 5322 message for an Email create object (§4.6).  Raises one ``invalidProperties``
+    :class:`SetError` naming every invalid property (RFC 8620 §5.3), else ``blobNotFound``."""
+    builder = PartBuilder({}, read_blob, [])
+    problems = builder.problems
     for prop in obj:
         if (
             prop not in CONVENIENCE
@@ -625,14 +681,18 @@ def build_message(
             and prop not in ("bodyValues", "headers")
             and not prop.startswith("header:")
         ):
-            raise invalid(prop, f"{prop!r} cannot be set on create.")
+            problems.add(prop, f"{prop!r} cannot be set on create.")
     body_values = obj.get("bodyValues") or {}
     if not isinstance(body_values, dict):
-        raise invalid("bodyValues", "bodyValues must be an object.")
-    headers = header_lines(obj, top_level=True)
-    _top_level_conflicts(obj)
-    builder = PartBuilder(body_values, read_blob, [])
+        problems.add("bodyValues", "bodyValues must be an object.")
+        body_values = {}
+    builder.body_values = body_values
+    headers: list[tuple[str, str]] = []
+    with problems.collecting():
+        headers = header_lines(obj, top_level=True)
+    _top_level_conflicts(obj, headers, problems)
     root = _body(obj, builder)
+    problems.check()
     if builder.missing:
         raise SetError(
             "blobNotFound",

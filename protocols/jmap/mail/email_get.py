@@ -144,7 +144,7 @@ def _get_many(
             if hit is not None:
                 found.append(hit)
                 continue
-        rendered = _render(ctx, acct, eid, properties, body)
+        rendered = render_stored(ctx, acct, eid, properties, body)
         if rendered is None:
             not_found.append(ident)
             continue
@@ -155,7 +155,7 @@ def _get_many(
     return PreEncodedList(found), tuple(not_found)
 
 
-def _render(
+def render_stored(
     ctx: JmapContext, acct: int, eid: int | None, properties: tuple[str, ...], body: BodyOptions
 ) -> dict[str, Any] | None:
     """Email ``eid`` rendered from its record and stored parse; None when it does not exist."""

@@ -24,6 +24,7 @@ from ..context import JmapContext
 from ..core import (
     MAIL,
     Dispatcher,
+    InvalidProperties,
     MethodCall,
     MethodError,
     SetError,
@@ -55,6 +56,7 @@ from .email_set import (
     import_ops,
     parse_keywords,
     parse_mailbox_ids,
+    parse_placement,
     parse_received_at,
 )
 from .write import context_of, type_state, write_ops
@@ -78,23 +80,27 @@ def _state_of(ctx: JmapContext, acct: int) -> str:
 def _import_one(call: MethodCall, ctx: JmapContext, acct: int, obj: Any, now: int) -> NewEmail:
     if not isinstance(obj, dict):
         raise invalid("blobId", "An EmailImport must be an object.")
-    unknown = sorted(set(obj) - IMPORT_PROPERTIES)
-    if unknown:
-        raise SetError("invalidProperties", "Unknown EmailImport properties.", properties=unknown)
+    # RFC 8621 §4.8: "If the blobId, mailboxIds, or keywords properties are invalid (e.g.,
+    # missing, wrong type, id not found), the server MUST reject the import with an
+    # invalidProperties SetError"; RFC 8620 §5.3: it lists all of them.
+    problems = InvalidProperties()
+    for prop in sorted(set(obj) - IMPORT_PROPERTIES):
+        problems.add(prop, f"{prop!r} is not an EmailImport property.")
     ident = obj.get("blobId")
+    raw: bytes | None = None
     if not isinstance(ident, str):
-        raise invalid("blobId", "blobId is required.")
-    if "mailboxIds" not in obj:
-        raise invalid("mailboxIds", "mailboxIds is required.")
-    mailbox_ids = parse_mailbox_ids(ctx, acct, obj["mailboxIds"], call.created_ids)
-    keywords = parse_keywords(obj.get("keywords"))
-    received_at = parse_received_at(obj.get("receivedAt"), now)
-    raw = blob_reader(ctx, acct, call.created_ids)(ident)
-    if raw is None:
-        raise SetError("blobNotFound", f"Blob {ident!r} not found.", notFound=[ident])
+        problems.add("blobId", "blobId is required.")
+    else:
+        raw = blob_reader(ctx, acct, call.created_ids)(ident)
+        if raw is None:
+            problems.add("blobId", f"Blob {ident!r} does not exist or is not accessible.")
+    mailbox_ids, keywords, received_at = parse_placement(call, ctx, acct, obj, now, problems)
+    problems.check()
+    assert raw is not None
     parsed = parse_message(raw)
     if not raw.strip() or not parsed.headers:
-        # §4.8 invalidEmail: "The server MAY forbid an Email with certain properties".
+        # §4.8: a blob that is not a valid RFC 5322 message may be repaired or "the server MAY
+        # reject the import with an invalidEmail SetError"; nothing here can be repaired.
         raise SetError(
             "invalidEmail", "The blob is not an RFC 5322 message.", properties=["blobId"]
         )

@@ -627,29 +627,44 @@ def _part_json(
         elif prop == "location":
             out[prop] = part.location
         elif prop == "subParts":
-            if multipart and tree:
-                out[prop] = [_part_json(src, p, body, tree=True) for p in part.parts]
-            else:
-                out[prop] = [] if multipart else None
+            out[prop] = _sub_parts(src, part, body, tree)
         else:
             hp = body.header_props.get(prop) or parse_header_property(prop)
             if hp is None:
                 raise MethodError("invalidArguments", f"Invalid body property {prop!r}.")
             out[prop] = header_property_value(src.raw, part.headers, hp)
+    if tree and multipart and "subParts" not in out:
+        # bodyStructure is "the full MIME structure" (RFC 8621 §4.1.4), so a multipart part
+        # carries its subParts even when bodyProperties (default: §4.2's list, which lacks
+        # subParts) does not name it, as Cyrus and Stalwart do; see docs/jmap.md.
+        out["subParts"] = _sub_parts(src, part, body, tree)
     return out
 
 
+def _sub_parts(
+    src: MessageSource, part: MimePart, body: BodyOptions, tree: bool
+) -> list[Any] | None:
+    if not part.is_multipart:
+        return None
+    return [_part_json(src, p, body, tree=True) for p in part.parts] if tree else []
+
+
 def body_values(src: MessageSource, body: BodyOptions) -> dict[str, Any]:
-    """§4.1.4 bodyValues for the parts the fetch*BodyValues arguments select (text/* only)."""
+    """§4.1.4 bodyValues for the parts the fetch*BodyValues arguments select (text/* only):
+    §4.2 fetchTextBodyValues the textBody parts, fetchHTMLBodyValues the htmlBody parts,
+    fetchAllBodyValues "any text/* part in the bodyStructure property"."""
     parsed = src.parsed
     wanted: list[str] = []
-    if body.fetch_text or body.fetch_all:
+    if body.fetch_text:
         wanted.extend(parsed.text_body)
-    if body.fetch_html or body.fetch_all:
+    if body.fetch_html:
         wanted.extend(parsed.html_body)
+    parts = parsed.parts()
+    if body.fetch_all:
+        wanted.extend(p.part_id for p in parts if p.type == "text" and not p.is_multipart)
     if not wanted:
         return {}
-    by_id = {p.part_id: p for p in parsed.parts()}
+    by_id = {p.part_id: p for p in parts}
     out: dict[str, Any] = {}
     for pid in dict.fromkeys(wanted):
         part = by_id.get(pid)
@@ -660,16 +675,21 @@ def body_values(src: MessageSource, body: BodyOptions) -> dict[str, Any]:
 
 
 def body_value(raw: bytes, part: MimePart, max_bytes: int) -> dict[str, Any]:
-    """EmailBodyValue: the decoded text, ``isEncodingProblem`` when octets could not be decoded
-    in the declared charset, ``isTruncated`` when cut to ``max_bytes`` UTF-8 octets (never
-    inside a character)."""
+    """EmailBodyValue (RFC 8621 §4.1.4): the decoded text "with any CRLF replaced with a single
+    LF", ``isEncodingProblem`` when octets could not be decoded in the declared charset,
+    ``isTruncated`` when cut (§4.2 maxBodyValueBytes) to ``max_bytes`` UTF-8 octets of that
+    value: never inside a character, and for text/html not inside a tag (§4.2 SHOULD NOT)."""
     data = decode_body(raw, part)
-    text = decode_text(data, part.charset)
+    text = decode_text(data, part.charset).replace("\r\n", "\n")
     problem = "\ufffd" in text and b"\xef\xbf\xbd" not in data
     truncated = False
     if max_bytes > 0:
         encoded = text.encode("utf-8")
         if len(encoded) > max_bytes:
             text = encoded[:max_bytes].decode("utf-8", "ignore")
+            if part.subtype == "html":
+                tag = text.rfind("<")
+                if tag > text.rfind(">"):
+                    text = text[:tag]
             truncated = True
     return {"value": text, "isEncodingProblem": problem, "isTruncated": truncated}

@@ -29,10 +29,12 @@ from ..context import JmapContext
 from ..core import (
     MAIL,
     Dispatcher,
+    InvalidProperties,
     MethodCall,
     SetError,
     SetResponse,
     check_if_in_state,
+    drop_unchanged,
     parse_set,
     patch_paths,
     set_error_for,
@@ -40,9 +42,16 @@ from ..core import (
 )
 from .blob import blob_reader
 from .email_build import build_message, invalid, utc_date
+from .email_get import render_stored
+from .email_render import EMAIL_PROPERTIES, BodyOptions, parse_header_property
 from .write import MAX_KEYWORDS, MAX_MAILBOXES_PER_EMAIL, context_of, type_state, write_ops
 
 SERVER_SET: Final = frozenset({"id", "blobId", "threadId", "size", "hasAttachment", "preview"})
+# §4.6: "the only properties that may be updated"; every other Email property is immutable.
+MUTABLE: Final = frozenset({"keywords", "mailboxIds"})
+# What the server compares a whole Email sent back with (RFC 8620 §5.3): all text bodyValues,
+# untruncated.
+_SHOWN_BODY: Final = BodyOptions(fetch_all=True)
 _KEYWORD_FORBIDDEN: Final = frozenset('(){]%*"\\')
 
 
@@ -69,15 +78,21 @@ def mailbox_number(
 def parse_mailbox_ids(
     ctx: JmapContext, acct: int, value: Any, created_ids: Mapping[str, str]
 ) -> tuple[int, ...]:
-    """A ``mailboxIds`` map (``Id[Boolean]``, values true) → mailbox numbers."""
+    """A ``mailboxIds`` map (``Id[Boolean]``, values true) → mailbox numbers.  Every bad
+    member is named as ``mailboxIds/<id>`` (RFC 8620 §5.3: the SetError lists all of them)."""
     if not isinstance(value, dict) or not value:
         raise invalid("mailboxIds", "mailboxIds must name at least one mailbox.")
     out: list[int] = []
+    problems = InvalidProperties()
     for ident, flag in value.items():
         number = mailbox_number(ctx, acct, ident, created_ids)
-        if flag is not True or number is None:
-            raise invalid("mailboxIds", f"{ident!r} is not a mailbox of this account.")
-        out.append(number)
+        if number is None:
+            problems.add(f"mailboxIds/{ident}", f"{ident!r} is not a mailbox of this account.")
+        elif flag is not True:
+            problems.add(f"mailboxIds/{ident}", "mailboxIds values must be true.")
+        else:
+            out.append(number)
+    problems.check()
     if len(set(out)) > MAX_MAILBOXES_PER_EMAIL:
         raise SetError("tooManyMailboxes", f"At most {MAX_MAILBOXES_PER_EMAIL} mailboxes.")
     return tuple(sorted(set(out)))
@@ -90,10 +105,13 @@ def parse_keywords(value: Any) -> tuple[str, ...]:
     if not isinstance(value, dict):
         raise invalid("keywords", "keywords must be an object.")
     out: set[str] = set()
+    problems = InvalidProperties()
     for word, flag in value.items():
         if flag is not True or not valid_keyword(word):
-            raise invalid("keywords", f"{word!r} is not a valid keyword.")
-        out.add(word.lower())
+            problems.add(f"keywords/{word}", f"{word!r} is not a keyword set to true.")
+        else:
+            out.add(word.lower())
+    problems.check()
     if len(out) > MAX_KEYWORDS:
         raise SetError("tooManyKeywords", f"At most {MAX_KEYWORDS} keywords.")
     return tuple(sorted(out))
@@ -106,6 +124,30 @@ def parse_received_at(value: Any, now: int) -> int:
     if parsed is None:
         raise invalid("receivedAt", "receivedAt must be a UTCDate.")
     return int(parsed.timestamp())
+
+
+def parse_placement(
+    call: MethodCall,
+    ctx: JmapContext,
+    acct: int,
+    obj: Mapping[str, Any],
+    now: int,
+    problems: InvalidProperties,
+) -> tuple[tuple[int, ...], tuple[str, ...], int]:
+    """(mailboxIds, keywords, receivedAt) of a new email (Email/set create, Email/import);
+    each invalid one goes into ``problems`` (RFC 8620 §5.3: all are reported)."""
+    mailbox_ids: tuple[int, ...] = ()
+    keywords: tuple[str, ...] = ()
+    received_at = now
+    with problems.collecting():
+        if "mailboxIds" not in obj:
+            raise invalid("mailboxIds", "mailboxIds is required.")
+        mailbox_ids = parse_mailbox_ids(ctx, acct, obj["mailboxIds"], call.created_ids)
+    with problems.collecting():
+        keywords = parse_keywords(obj.get("keywords"))
+    with problems.collecting():
+        received_at = parse_received_at(obj.get("receivedAt"), now)
+    return mailbox_ids, keywords, received_at
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,20 +201,29 @@ def created_json(email_id: int, thread_id: int, sha: bytes, size: int) -> dict[s
 def _new_email(
     call: MethodCall, ctx: JmapContext, acct: int, obj: dict[str, Any], now: int
 ) -> NewEmail:
-    bad = sorted(SERVER_SET & obj.keys())
-    if bad:
-        raise SetError("invalidProperties", "Server-set properties.", properties=bad)
-    if "mailboxIds" not in obj:
-        raise invalid("mailboxIds", "mailboxIds is required.")
-    mailbox_ids = parse_mailbox_ids(ctx, acct, obj["mailboxIds"], call.created_ids)
-    keywords = parse_keywords(obj.get("keywords"))
-    received_at = parse_received_at(obj.get("receivedAt"), now)
-    raw = build_message(
-        obj,
-        read_blob=blob_reader(ctx, acct, call.created_ids),
-        hostname=ctx.services.hostname,
-        now=now,
-    )
+    # RFC 8620 §5.3: the invalidProperties SetError lists every invalid property, so each
+    # check runs whatever the others found.
+    problems = InvalidProperties()
+    for prop in sorted(SERVER_SET & obj.keys()):
+        problems.add(prop, f"{prop} is set by the server.")
+    mailbox_ids, keywords, received_at = parse_placement(call, ctx, acct, obj, now, problems)
+    raw = b""
+    missing: SetError | None = None
+    with problems.collecting():
+        try:
+            raw = build_message(
+                {k: v for k, v in obj.items() if k not in SERVER_SET},
+                read_blob=blob_reader(ctx, acct, call.created_ids),
+                hostname=ctx.services.hostname,
+                now=now,
+            )
+        except SetError as err:
+            if err.type != "blobNotFound":
+                raise
+            missing = err  # reported only when nothing is invalid
+    problems.check()
+    if missing is not None:
+        raise missing
     return NewEmail(raw, parse_message(raw), mailbox_ids, keywords, received_at)
 
 
@@ -220,6 +271,7 @@ def _update_op(
     if email is None:
         raise SetError("notFound", "The email does not exist.")
     op = UpdateEmail(acct, email_id)
+    patch = drop_unchanged(patch, MUTABLE, lambda names: _shown(ctx, acct, email_id, names, patch))
     keywords = set(email.keywords)
     mailboxes = {m for m, _ in email.mailboxes}
     add_kw: list[str] = []
@@ -270,6 +322,19 @@ def _update_op(
         mailboxes_add=tuple(add_mb),
         mailboxes_remove=tuple(del_mb),
     )
+
+
+def _shown(
+    ctx: JmapContext, acct: int, email_id: int, names: set[str], patch: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The Email's current ``names`` as Email/get shows them (for :func:`drop_unchanged`);
+    bodyValues only for the parts the patch gives values for."""
+    props = tuple(p for p in names if p in EMAIL_PROPERTIES or parse_header_property(p))
+    shown = render_stored(ctx, acct, email_id, props, _SHOWN_BODY) or {}
+    given = patch.get("bodyValues")
+    if "bodyValues" in shown and isinstance(given, dict):
+        shown["bodyValues"] = {k: v for k, v in shown["bodyValues"].items() if k in given}
+    return shown
 
 
 def _email_number(ident: str, created_ids: Mapping[str, str]) -> int | None:

@@ -9,6 +9,7 @@ the principal's addresses (``forbiddenFrom`` otherwise, §6.3) and is immutable.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Final
 
 from store.batch import DestroyObject, SetObject
@@ -24,6 +25,7 @@ from ..core import (
     SetResponse,
     apply_patch,
     check_if_in_state,
+    drop_unchanged,
     parse_get,
     parse_set,
     set_error_for,
@@ -58,6 +60,7 @@ DEFAULTS: Final = {
     "htmlSignature": "",
 }
 SERVER_SET: Final = frozenset({"id", "mayDelete"})
+MUTABLE: Final = frozenset(PROPERTIES) - SERVER_SET - {"email"}  # email is immutable (§6)
 
 
 def load_identities(ctx: JmapContext, acct: int) -> dict[int, dict[str, Any]]:
@@ -129,6 +132,11 @@ def validate(obj: dict[str, Any]) -> dict[str, Any]:
         "htmlSignature": obj.get("htmlSignature", ""),
         "mayDelete": bool(obj.get("mayDelete", True)),
     }
+
+
+def _shown(oid: int, value: dict[str, Any]) -> Callable[[set[str]], dict[str, Any]]:
+    """The identity's properties as Identity/get shows them (for ``drop_unchanged``)."""
+    return lambda names: to_json(oid, value, tuple(p for p in PROPERTIES if p in names))
 
 
 def _number(ident: str, created_ids: dict[str, str]) -> int | None:
@@ -219,6 +227,7 @@ async def identity_set(call: MethodCall) -> list[tuple[str, dict[str, Any]]]:
             if number is None or number not in identities:
                 raise SetError("notFound", f"Identity {ident!r} does not exist.")
             current = identities[number]
+            patch = drop_unchanged(patch, MUTABLE, _shown(number, current))
             patched = apply_patch({**DEFAULTS, **current}, patch)
             for prop in set(patched) | set(current):
                 if prop not in PROPERTIES:

@@ -10,8 +10,8 @@ IMAP shows (``protocols.imap.names``), so both protocols see the same tree.
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, replace
 from typing import Any, Final
 
 from store.batch import UNCHANGED, CreateMailbox, DestroyMailbox, UpdateMailbox
@@ -23,16 +23,21 @@ from ..context import JmapContext
 from ..core import (
     MAIL,
     Dispatcher,
+    InvalidProperties,
     MethodCall,
     SetError,
     SetResponse,
     check_if_in_state,
+    drop_unchanged,
     get_bool,
     parse_set,
     patch_paths,
     set_error_for,
     split_will_destroy,
 )
+from .email_query import account_index
+from .mailbox_read import PROPERTIES as MAILBOX_PROPERTIES
+from .mailbox_read import Counts, mailbox_counts, mailbox_json
 from .write import context_of, type_state, write_ops
 
 # IANA "JMAP Mailbox Roles" registry (RFC 8621 §10.5, RFC 9425/8887 era additions).
@@ -118,38 +123,80 @@ def _check_parent(value: Any, ctx: JmapContext, acct: int, created: Mapping[str,
 
 
 def _values(
-    obj: Mapping[str, Any], ctx: JmapContext, acct: int, created: Mapping[str, str]
+    obj: Mapping[str, Any],
+    ctx: JmapContext,
+    acct: int,
+    created: Mapping[str, str],
+    *,
+    create: bool = False,
 ) -> MailboxValues:
+    """The validated settable properties (``name`` required on ``create``); one
+    ``invalidProperties`` naming every bad one (RFC 8620 §5.3)."""
+    problems = InvalidProperties()
     for key in obj:
         if key not in SETTABLE:
-            raise _invalid(key, f"{key!r} cannot be set.")
+            problems.add(key, f"{key!r} cannot be set.")
+    if create and "name" not in obj:
+        problems.add("name", "name is required.")
     sort_order = obj.get("sortOrder")
     if sort_order is not None and (
         isinstance(sort_order, bool) or not isinstance(sort_order, int) or sort_order < 0
     ):
-        raise _invalid("sortOrder", "sortOrder must be an UnsignedInt.")
+        problems.add("sortOrder", "sortOrder must be an UnsignedInt.")
     subscribed = obj.get("isSubscribed")
     if "isSubscribed" in obj and not isinstance(subscribed, bool):
-        raise _invalid("isSubscribed", "isSubscribed must be a boolean.")
-    return MailboxValues(
-        name=_check_name(obj["name"]) if "name" in obj else None,
-        parent=_check_parent(obj["parentId"], ctx, acct, created) if "parentId" in obj else None,
-        role=_check_role(obj["role"]) if "role" in obj else None,
-        sort_order=sort_order,
-        subscribed=subscribed,
+        problems.add("isSubscribed", "isSubscribed must be a boolean.")
+    values = MailboxValues(sort_order=sort_order, subscribed=subscribed)
+    with problems.collecting():
+        if "name" in obj:
+            values = replace(values, name=_check_name(obj["name"]))
+    with problems.collecting():
+        if "parentId" in obj:
+            values = replace(values, parent=_check_parent(obj["parentId"], ctx, acct, created))
+    with problems.collecting():
+        if "role" in obj:
+            values = replace(values, role=_check_role(obj["role"]))
+    problems.check()
+    return values
+
+
+def same_name(a: str, b: str) -> bool:
+    """RFC 8621 §2 "no two sibling Mailboxes with both the same parent and the same name":
+    names are the same when equal after NFC (RFC 5198 Net-Unicode) and Unicode case folding,
+    the rule the store applies to IMAP CREATE/RENAME too (docs/jmap.md)."""
+    return unicodedata.normalize("NFC", a).casefold() == unicodedata.normalize("NFC", b).casefold()
+
+
+def sibling_named(
+    mailboxes: Iterable[Mailbox], name: str, parent: int, self_id: int = 0
+) -> Mailbox | None:
+    """The mailbox under ``parent`` (0: top level) with the same name, other than ``self_id``."""
+    for m in mailboxes:
+        if m.parent_id == parent and m.id != self_id and same_name(m.name, name):
+            return m
+    return None
+
+
+def already_exists(existing: Mailbox) -> SetError:
+    """RFC 8620 §5.3 alreadyExists: "The server forbids duplicates, and the record already
+    exists in the target account.  An existingId property of type Id MUST be included"."""
+    return SetError(
+        "alreadyExists",
+        f"A sibling mailbox is already named {existing.name!r}.",
+        existingId=object_id("mailbox", existing.id),
     )
 
 
-def _sibling_clash(mailboxes: list[Mailbox], name: str, parent: int, self_id: int = 0) -> bool:
-    folded = name.casefold()
-    return any(
-        m.parent_id == parent and m.name.casefold() == folded and m.id != self_id for m in mailboxes
-    )
-
-
-def _store_error(error: MailError, name_changed: bool) -> SetError:
+def _store_error(
+    error: MailError, ctx: JmapContext, acct: int, name: str | None, parent: int, self_id: int
+) -> SetError:
+    """The SetError for a store refusal; a name clash found only by the store (a concurrent
+    writer got there first) is alreadyExists too."""
     if error.kind is ErrorKind.ALREADY_EXISTS:
-        return _invalid("name" if name_changed else "role", "The name or role is already used.")
+        existing = sibling_named(ctx.store.mailboxes(acct), name, parent, self_id) if name else None
+        if existing is not None:
+            return already_exists(existing)
+        return _invalid("role", "Another mailbox has this role.")
     if error.kind is ErrorKind.INVALID:
         return _invalid("parentId", "A mailbox cannot be moved under itself.")
     return set_error_for(error)
@@ -184,21 +231,20 @@ async def _create(
         order: list[tuple[str, MailboxValues]] = []
         for cid, obj in ready.items():
             try:
-                bad = sorted(SERVER_SET & obj.keys())
-                if bad:
-                    raise SetError("invalidProperties", "Server-set properties.", properties=bad)
-                if "name" not in obj:
-                    raise _invalid("name", "name is required.")
-                values = _values(obj, ctx, acct, call.created_ids)
+                values = _values(obj, ctx, acct, call.created_ids, create=True)
                 assert values.name is not None
                 parent = values.parent or 0
-                if _sibling_clash(mailboxes, values.name, parent) or any(
-                    v.name is not None
-                    and v.name.casefold() == values.name.casefold()
-                    and (v.parent or 0) == parent
+                existing = sibling_named(mailboxes, values.name, parent)
+                if existing is not None:
+                    raise already_exists(existing)
+                if any(
+                    v.name is not None and same_name(v.name, values.name) and v.parent == parent
                     for _, v in order
                 ):
-                    raise _invalid("name", "A sibling mailbox has this name.")
+                    # Same name as a create of this round: retried next round, when the
+                    # other one exists and can be named as existingId.
+                    pending[cid] = obj
+                    continue
                 if values.role and values.role in roles:
                     raise _invalid("role", f"Another mailbox has role {values.role!r}.")
             except SetError as err:
@@ -212,13 +258,15 @@ async def _create(
                     acct, values.name, parent, values.role or "", values.sort_order or 0, subscribed
                 )
             )
-            order.append((cid, values))
+            order.append((cid, replace(values, parent=parent)))
         if not ops:
             continue
         applied = await write_ops(ctx, ops)
-        for (cid, _), result in zip(order, applied.results, strict=True):
+        for (cid, values), result in zip(order, applied.results, strict=True):
             if result.error is not None:
-                failed[cid] = _store_error(result.error, True)
+                failed[cid] = _store_error(
+                    result.error, ctx, acct, values.name, values.parent or 0, 0
+                )
                 continue
             ident = object_id("mailbox", result.value)
             call.created_ids[cid] = ident
@@ -244,6 +292,13 @@ async def _create(
     return created, failed
 
 
+def _shown(mailbox: Mailbox, counts: Counts | None) -> Callable[[set[str]], dict[str, Any]]:
+    """The mailbox's properties as Mailbox/get shows them (for ``drop_unchanged``)."""
+    return lambda names: mailbox_json(
+        mailbox, counts, [p for p in MAILBOX_PROPERTIES if p in names]
+    )
+
+
 def _resolve(ident: str, created_ids: Mapping[str, str]) -> int | None:
     target = created_ids.get(ident[1:]) if ident.startswith("#") else ident
     return parse_object_id("mailbox", target) if target else None
@@ -256,14 +311,17 @@ async def _update(
     failed: dict[str, SetError] = {}
     mailboxes = ctx.store.mailboxes(acct)
     by_id = {m.id: m for m in mailboxes}
+    counts = mailbox_counts(account_index(ctx.store, acct)) if update else {}
     ops: list[UpdateMailbox] = []
-    order: list[tuple[str, bool]] = []
+    order: list[tuple[str, str, int, int]] = []
     for ident, patch in update.items():
         number = _resolve(ident, call.created_ids)
         mailbox = by_id.get(number) if number is not None else None
         try:
             if mailbox is None:
                 raise SetError("notFound", f"Mailbox {ident!r} does not exist.")
+            # RFC 8620 §5.3: unchanged server-set values may be sent back.
+            patch = drop_unchanged(patch, SETTABLE, _shown(mailbox, counts.get(mailbox.id)))
             paths = patch_paths(patch)
             obj: dict[str, Any] = {}
             for path, value in paths.items():
@@ -279,10 +337,10 @@ async def _update(
             values = _values(obj, ctx, acct, call.created_ids)
             name = mailbox.name if values.name is None else values.name
             parent = mailbox.parent_id if values.parent is None else values.parent
-            if (values.name is not None or values.parent is not None) and _sibling_clash(
-                mailboxes, name, parent, mailbox.id
-            ):
-                raise _invalid("name", "A sibling mailbox has this name.")
+            if values.name is not None or values.parent is not None:
+                existing = sibling_named(mailboxes, name, parent, mailbox.id)
+                if existing is not None:
+                    raise already_exists(existing)
             if values.role and any(m.role == values.role and m.id != mailbox.id for m in mailboxes):
                 raise _invalid("role", f"Another mailbox has role {values.role!r}.")
         except SetError as err:
@@ -299,12 +357,12 @@ async def _update(
                 subscribed=values.subscribed,
             )
         )
-        order.append((ident, values.name is not None))
+        order.append((ident, name, parent, mailbox.id))
     if ops:
         applied = await write_ops(ctx, ops)
-        for (ident, renamed), result in zip(order, applied.results, strict=True):
+        for (ident, name, parent, number), result in zip(order, applied.results, strict=True):
             if result.error is not None:
-                failed[ident] = _store_error(result.error, renamed)
+                failed[ident] = _store_error(result.error, ctx, acct, name, parent, number)
             else:
                 updated[ident] = None
     return updated, failed

@@ -1,9 +1,11 @@
 """EmailSubmission/get, /changes, /query, /queryChanges and /set (RFC 8621 §7).
 
-A submission sends a stored email at once through ``services.submit`` (local recipients are
-delivered by the delivery path LMTP uses, others queued for the outbound relay), so its
-``undoStatus`` is always ``"final"`` and ``deliveryStatus`` records each recipient's outcome.
-Submissions are generic store objects of type ``"EmailSubmission"``.
+A submission sends a stored email at once through ``services.submit``, which delivers to the
+accounts of this server by the delivery path LMTP uses, so its ``undoStatus`` is always
+``"final"`` and ``deliveryStatus`` records each recipient's real outcome.  There is no outbound
+relay yet: a submission with any recipient outside this server's domains is refused whole with
+``forbiddenToSend`` (§7.5) rather than reported as sent and lost; none of its recipients gets
+it.  Submissions are generic store objects of type ``"EmailSubmission"``.
 
 The envelope, when not given, is derived as §7 says: ``mailFrom`` from Sender, else From, else
 the identity's address; ``rcptTo`` the de-duplicated addresses of To, Cc and Bcc.  Bcc header
@@ -15,7 +17,7 @@ whose response follows the EmailSubmission/set response (§7.5).
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -42,6 +44,7 @@ from ..core import (
     SetResponse,
     check_if_in_state,
     compute_changes,
+    drop_unchanged,
     get_object,
     parse_get,
     parse_query,
@@ -84,7 +87,7 @@ FILTERS: Final = frozenset(
 )
 SORTS: Final = frozenset({"emailId", "threadId", "sentAt", "sendAt"})
 _ADDRESS: Final = re.compile(r"[^\s<>@,;\"()\\]+@[^\s<>@,;\"()\\]+")
-_DELIVERED: Final = {"delivered": "yes", "queued": "queued", "failed": "no"}
+_DELIVERED: Final = {"delivered": "yes", "failed": "no"}
 
 
 def _date(seconds: int) -> str:
@@ -347,6 +350,17 @@ def _prepare(
         raise SetError("invalidRecipients", "Invalid recipient addresses.", invalidRecipients=bad)
     if len(rcpts) > MAX_RECIPIENTS:
         raise SetError("tooManyRecipients", "Too many recipients.", maxRecipients=MAX_RECIPIENTS)
+    remote = [r for r in rcpts if ctx.store.domain(r.rpartition("@")[2].lower()) is None]
+    if remote:
+        # §7.5 forbiddenToSend: "The user does not have permission to send at all right now".
+        # Never report a send that will not happen; never deliver half of a submission.
+        raise SetError(
+            "forbiddenToSend",
+            "This server has no outbound relay (SMTP sending is not built yet), so it can only "
+            "deliver to its own accounts; nothing was sent. Recipients outside this server: "
+            + ", ".join(remote)
+            + ".",
+        )
     return Outgoing(
         identity_id, email.id, email.thread_id, mail_from, rcpts, envelope, strip_bcc(raw, parsed)
     )
@@ -358,8 +372,6 @@ def delivery_status(results: list[SubmissionRecipient]) -> dict[str, dict[str, A
     for r in results:
         if r.status == "delivered":
             reply = "250 2.1.5 Delivered"
-        elif r.status == "queued":
-            reply = "250 2.1.5 Queued"
         else:
             kind = reply_for_kind(r.error.kind) if r.error is not None else None
             reply = f"{kind.code} {kind.enhanced} {kind.text}" if kind else "554 5.0.0 Failed"
@@ -419,6 +431,11 @@ async def _create(
     return emails
 
 
+def _shown(oid: int, value: Mapping[str, Any]) -> Callable[[set[str]], dict[str, Any]]:
+    """The submission's properties as EmailSubmission/get shows them (``drop_unchanged``)."""
+    return lambda names: _json(oid, value, tuple(p for p in PROPERTIES if p in names))
+
+
 def _number(ident: str, created_ids: Mapping[str, str]) -> int | None:
     resolved = created_ids.get(ident[1:]) if ident.startswith("#") else ident
     return parse_object_id("object", resolved) if resolved else None
@@ -455,6 +472,8 @@ async def submission_set(call: MethodCall) -> list[tuple[str, dict[str, Any]]]:
         if number is None or number not in stored:
             response.not_updated[ident] = SetError("notFound", f"{ident!r} does not exist.")
             continue
+        # RFC 8620 §5.3: the other (immutable, server-set) properties may be sent back unchanged.
+        patch = drop_unchanged(patch, {"undoStatus"}, _shown(number, stored[number]))
         try:
             for path, value in patch_paths(patch).items():
                 if path != ("undoStatus",):

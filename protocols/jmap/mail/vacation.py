@@ -21,6 +21,7 @@ from ..core import (
     SetResponse,
     apply_patch,
     check_if_in_state,
+    drop_unchanged,
     parse_get,
     parse_set,
     set_error_for,
@@ -123,6 +124,8 @@ async def vacation_set(call: MethodCall) -> list[tuple[str, dict[str, Any]]]:
             response.not_updated[ident] = SetError("notFound", "Only 'singleton' exists.")
             continue
         oid, current = load(ctx, acct)
+        # RFC 8620 §5.3: the server-set id may be sent back unchanged.
+        patch = drop_unchanged(patch, DEFAULTS, lambda names: {"id": SINGLETON})
         try:
             value = _validate(apply_patch({"id": SINGLETON, **current}, patch, defaults=DEFAULTS))
         except SetError as err:
