@@ -22,6 +22,8 @@ from store.models import AccountState, Email
 from .flags import to_flags
 from .records import Listing, RecordCache
 
+_UNKNOWN = 1 << 63  # a modseq above every real one
+
 
 @dataclass
 class Untagged:
@@ -105,7 +107,8 @@ class SelectedMailbox:
         self.email_ids: dict[int, int] = dict(listing.email_ids)
         self._new: list[int] = []
         self._expunged: set[int] = set()
-        self._flags: set[int] = set()
+        # Flag news: UID -> (lowest, highest) modseq of the changes not yet reported.
+        self._flags: dict[int, tuple[int, int]] = {}
         self.recent: set[int] = set()
         if recent is not None and not read_only:
             self.recent = recent.claim(account_id, mailbox_id, self.uids)
@@ -256,9 +259,10 @@ class SelectedMailbox:
                         self._new.remove(e.uid)
                     elif e.uid in visible:
                         self._expunged.add(e.uid)
-                    self._flags.discard(e.uid)
+                    self._flags.pop(e.uid, None)
                 elif e.op == "f" and (e.uid in visible or e.uid in self._new):
-                    self._flags.add(e.uid)
+                    span = self._flags.get(e.uid)
+                    self._flags[e.uid] = (modseq if span is None else span[0], modseq)
             self.modseq = modseq
         for uid in self._new:
             found = self._lookup(uid)
@@ -278,7 +282,9 @@ class SelectedMailbox:
         self._expunged.update(visible - set(current))
         self._new = sorted(set(current) - visible)
         self.email_ids.update(current)
-        self._flags.update(visible & set(current))
+        # Which changes the compacted history held is unknown: each is news, never an echo.
+        for uid in visible & set(current):
+            self._flags[uid] = (0, _UNKNOWN)
 
     def has_news(self) -> bool:
         return bool(self._new or self._expunged or self._flags)
@@ -321,11 +327,23 @@ class SelectedMailbox:
             self._flags.clear()
         return news
 
-    def forget_flag_news(self, uids: set[int]) -> None:
-        """After this session's own STORE (or FETCH setting \\Seen) reported these UIDs' flags
-        itself: read the log up to now, then drop the echo of our own change."""
+    def forget_flag_news(self, shown: dict[int, tuple[int, int]]) -> None:
+        """After this session's own STORE (or FETCH setting \\Seen): read the log up to now,
+        then drop the echo of our own change — for ``uid: (low, high)`` in ``shown``, the
+        UID's flag news if every change it holds lies within ``low..high`` modseqs.
+
+        A response that showed a record passes ``(0, record.modseq)``: the record reflects
+        every change up to its modseq.  A change that committed after that record was read
+        (the writer thread commits whenever it likes) is newer and stays news, or the client
+        would keep flags the store no longer has (RFC 3501 §5.2: flag updates by other
+        agents are sent).  ``STORE .SILENT``, which shows nothing, passes its own write's
+        modseq as both bounds: only its own change is the client's knowledge."""
         self.poll()
-        self._flags -= uids
+        flags = self._flags
+        for uid, (low, high) in shown.items():
+            span = flags.get(uid)
+            if span is not None and low <= span[0] and span[1] <= high:
+                del flags[uid]
 
     def flags_of(self, uid: int, email: Email) -> list[str]:
         flags = to_flags(email.keywords)

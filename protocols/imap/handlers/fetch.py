@@ -261,7 +261,8 @@ async def fetch(s: ImapSession, cmd: C.Fetch, out: list[bytes]) -> Done:
                 (uid, (store.email(s.account_id, e.id) or e) if e.id in changed else e)
                 for uid, e in emails
             ]
-            sel.forget_flag_news({uid for uid, e in emails if e.id in changed})
+            # The FETCH lines below show these records (FLAGS is added to the items).
+            sel.forget_flag_news({uid: (0, e.modseq) for uid, e in emails if e.id in changed})
             if "FLAGS" not in names:
                 items.append(C.FetchItem("FLAGS"))
     with_uid = cmd.uid or "UID" in names

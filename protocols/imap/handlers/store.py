@@ -45,9 +45,12 @@ async def store(s: ImapSession, cmd: C.Store, out: list[bytes]) -> Done:
     # UNCHANGEDSINCE 0 always fails (RFC 7162 §3.1.3): modseqs are >= 1.
     if cmd.unchanged_since == 0:
         ops = []
-    results = (await s.ctx.write(Batch(tuple(ops), now=s.ctx.now()))).results if ops else ()
+    applied = await s.ctx.write(Batch(tuple(ops), now=s.ctx.now())) if ops else None
+    results = applied.results if applied is not None else ()
+    # The modseq of this STORE's own changes (a message it left unchanged keeps its own).
+    own = dict(applied.modseqs).get(s.account_id, 0) if applied is not None else 0
     modified: list[int] = []
-    reported: set[int] = set()
+    shown: dict[int, tuple[int, int]] = {}  # for forget_flag_news
     expunged = False
     for (uid, eid), result in zip(targets, results or [None] * len(targets), strict=False):
         if cmd.unchanged_since == 0 or (
@@ -64,7 +67,10 @@ async def store(s: ImapSession, cmd: C.Store, out: list[bytes]) -> Done:
         if email is None:
             expunged = True
             continue
-        reported.add(uid)
+        if not cmd.silent:
+            shown[uid] = (0, email.modseq)  # the FETCH below shows this record
+        elif result.value.modseq == own:
+            shown[uid] = (own, own)  # .SILENT: only the client's own change is known to it
         values: list[Any] = []
         if cmd.uid:
             values += [Atom("UID"), uid]
@@ -75,7 +81,7 @@ async def store(s: ImapSession, cmd: C.Store, out: list[bytes]) -> Done:
         # RFC 7162 §3.1.3: with UNCHANGEDSINCE the new MODSEQ is sent even for .SILENT.
         if not cmd.silent or cmd.unchanged_since is not None:
             out.append(s.line(sel.seq_of(uid), Atom("FETCH"), values))
-    sel.forget_flag_news(reported)
+    sel.forget_flag_news(shown)
     if modified:
         return Done(
             "Some messages were modified", f"MODIFIED {format_sequence_set(sorted(modified))}"
