@@ -26,6 +26,14 @@ def flags_lines(*keywords: str) -> list[str]:
     ]
 
 
+def stored(w: ImapWire, command: str, announced: list[str], *fetches: str) -> None:
+    """``command`` (a tagged STORE) answers FLAGS and PERMANENTFLAGS listing ``announced``
+    when any is given, then exactly ``fetches``."""
+    tag = command.split()[0]
+    told = flags_lines(*announced) if announced else []
+    w.cmd(command).expect([*told, *fetches], f"{tag} OK STORE completed")
+
+
 def recent(rev2: bool) -> str:
     return "" if rev2 else " \\Recent"
 
@@ -52,18 +60,12 @@ def mailbox_with(env: Env, count: int) -> str:
 @REV
 def test_own_store_sends_flags_before_the_fetch_using_a_new_keyword(env: Env, rev2: bool) -> None:
     a = selected(env, mailbox_with(env, 2), rev2=rev2)
-    a.cmd("t1 STORE 1 +FLAGS (\\Seen $new)").expect(
-        [*flags_lines("$new"), f"* 1 FETCH (FLAGS ($new \\Seen{recent(rev2)}))"],
-        "t1 OK STORE completed",
-    )
+    r = recent(rev2)
+    stored(a, "t1 STORE 1 +FLAGS (\\Seen $new)", ["$new"], f"* 1 FETCH (FLAGS ($new \\Seen{r}))")
     # Told once: the same keyword on another message needs no new FLAGS.
-    a.cmd("t2 STORE 2 +FLAGS ($new)").expect(
-        [f"* 2 FETCH (FLAGS ($new{recent(rev2)}))"], "t2 OK STORE completed"
-    )
+    stored(a, "t2 STORE 2 +FLAGS ($new)", [], f"* 2 FETCH (FLAGS ($new{r}))")
     # .SILENT too: the client is told of the mailbox's new keyword, just not of the message.
-    a.cmd("t3 STORE 2 +FLAGS.SILENT ($quiet)").expect(
-        flags_lines("$new", "$quiet"), "t3 OK STORE completed"
-    )
+    stored(a, "t3 STORE 2 +FLAGS.SILENT ($quiet)", ["$new", "$quiet"])
 
 
 @REV
@@ -71,9 +73,7 @@ def test_another_sessions_new_keyword_comes_in_flags_before_the_news(env: Env, r
     user = mailbox_with(env, 1)
     a = selected(env, user, rev2=rev2)
     b = selected(env, user, rev2=rev2)
-    b.cmd("t1 STORE 1 +FLAGS.SILENT ($other)").expect(
-        flags_lines("$other"), "t1 OK STORE completed"
-    )
+    stored(b, "t1 STORE 1 +FLAGS.SILENT ($other)", ["$other"])
     a.cmd("t2 NOOP").expect(
         [*flags_lines("$other"), f"* 1 FETCH (UID 1 FLAGS ($other{recent(rev2)}))"],
         "t2 OK NOOP completed",
@@ -170,20 +170,18 @@ def test_a_keyword_keeps_the_case_first_set_and_matches_case_insensitively(
     user = mailbox_with(env, 3)
     a = selected(env, user, rev2=rev2)
     r = f"{recent(rev2)}"
-    a.cmd("t1 STORE 1 +FLAGS (MyKeyWord \\SEEN)").expect(
-        [*flags_lines("MyKeyWord"), f"* 1 FETCH (FLAGS (\\Seen MyKeyWord{r}))"],
-        "t1 OK STORE completed",
+    stored(
+        a,
+        "t1 STORE 1 +FLAGS (MyKeyWord \\SEEN)",
+        ["MyKeyWord"],
+        f"* 1 FETCH (FLAGS (\\Seen MyKeyWord{r}))",
     )
     # Another spelling is the same keyword: shown as first set, listed once.
-    a.cmd("t2 STORE 2 +FLAGS (mykeyword)").expect(
-        [f"* 2 FETCH (FLAGS (MyKeyWord{r}))"], "t2 OK STORE completed"
-    )
+    stored(a, "t2 STORE 2 +FLAGS (mykeyword)", [], f"* 2 FETCH (FLAGS (MyKeyWord{r}))")
     a.cmd("t3 UID SEARCH KEYWORD MYKEYWORD").expect(
         [R_SEARCH(rev2, "1:2", "1 2")], re.compile(r"t3 OK .*")
     )
-    a.cmd("t4 STORE 1 -FLAGS (mykeyword)").expect(
-        [f"* 1 FETCH (FLAGS (\\Seen{r}))"], "t4 OK STORE completed"
-    )
+    stored(a, "t4 STORE 1 -FLAGS (mykeyword)", [], f"* 1 FETCH (FLAGS (\\Seen{r}))")
     # Another session, and a fresh SELECT, see the first spelling once.
     b = env.session(user)
     sel = b.cmd("s1 SELECT INBOX")

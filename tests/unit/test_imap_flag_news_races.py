@@ -23,15 +23,14 @@ from pathlib import Path
 import pytest
 
 from protocols.imap.context import ImapContext
-from protocols.imap.framing import Frame, ImapFramer
-from protocols.imap.parser import parse_command
 from protocols.imap.session import ImapSession
 from stalwart_py.accounts import Directory
 from stalwart_py.storage import write
 from store import ApplyResult, Batch, Store
 from store.batch import UpdateEmail
-from store.fts import Query
-from store.models import ChangeEntry, Principal
+from store.models import ChangeEntry
+
+from .imap_sessions import NOW, context, run
 
 USER = "u@example.org"
 MESSAGE = b"From: a@example.org\r\nSubject: one\r\n\r\nbody\r\n"
@@ -80,49 +79,22 @@ class World:
         return set(email.keywords)
 
 
-def frame(line: bytes) -> Frame:
-    framer = ImapFramer()
-    framer.receive_data(line + b"\r\n")
-    out = framer.next_frame()
-    assert isinstance(out, Frame)
-    return out
-
-
-async def run(s: ImapSession, line: bytes) -> bytes:
-    return (await s.execute(parse_command(frame(line)))).data
-
-
 @pytest.fixture
 async def world(tmp_path: Path) -> AsyncIterator[World]:
     store = InterleavingStore(tmp_path / "db")
     directory = Directory(store, None)  # type: ignore[arg-type]  # no password: no hashing
     directory.create_domain("example.org")
     acct = directory.create_account(USER, "")
-    holder: list[World] = []
+    armed: list[Batch] = []
 
     async def store_write(batch: Batch) -> ApplyResult:
         result = await write(store, batch)
-        store.before_next_scan.extend(holder[0].after_own_write)
-        holder[0].after_own_write.clear()
+        store.before_next_scan.extend(armed)
+        armed.clear()
         return result
 
-    async def authenticate(user: str, password: str) -> Principal | None:
-        return store.principal_by_name(user)
-
-    async def search_text(acct: int, query: Query) -> set[int]:
-        return set()
-
-    ctx = ImapContext(
-        store=store,
-        write=store_write,
-        authenticate=authenticate,
-        search_text=search_text,
-        now=lambda: 1_800_000_000,
-        allow_plaintext_auth=True,
-    )
-    w = World(store, ctx, acct)
-    holder.append(w)
-    s = ImapSession(ctx)
+    w = World(store, context(store, store_write), acct, armed)
+    s = ImapSession(w.ctx)
     await run(s, b"a LOGIN " + USER.encode() + b" x")
     line = b"p APPEND INBOX () {%d+}\r\n" % len(MESSAGE) + MESSAGE
     assert b"p OK" in await run(s, line)
@@ -154,33 +126,31 @@ def last_flags(transcript: bytes, seq: int) -> set[str] | None:
     return found
 
 
-async def test_a_change_landing_after_the_store_response_was_read_is_still_reported(
-    world: World,
+async def told(world: World, a: ImapSession, seen: bytes, flags: set[str]) -> None:
+    """After a NOOP, the store holds ``flags`` and the client last heard exactly those."""
+    seen += await run(a, b"t9 NOOP")
+    assert world.keywords() == flags
+    assert last_flags(seen, 1) == flags, seen
+
+
+@pytest.mark.parametrize(
+    "command",
+    [b"STORE 1 +FLAGS (\\Seen)", b"FETCH 1 (BODY[])"],
+    ids=["store", "fetch-sets-seen"],
+)
+async def test_a_change_landing_after_the_response_read_its_record_is_still_reported(
+    world: World, command: bytes
 ) -> None:
     """RFC 3501 §5.2 / RFC 9051 §5.2 (flag updates by other agents are sent): a change that
-    commits after this session's STORE read the record it answers with, but before its log
-    scan, is not that STORE's echo and must still reach the client."""
+    commits after this session's STORE (or \\Seen-setting FETCH, RFC 3501 §6.4.5) re-read the
+    record it answers with, but before its log scan, is not that command's echo and must
+    still reach the client."""
     a = await world.session()
     other = UpdateEmail(world.acct, world.eid(), keywords_add=("$flagged",))
-    world.after_own_write.append(Batch((other,), now=1_800_000_001))
-    seen = await run(a, b"t1 STORE 1 +FLAGS (\\Seen)")
+    world.after_own_write.append(Batch((other,), now=NOW + 1))
+    seen = await run(a, b"t1 " + command)
     assert b"t1 OK" in seen
-    seen += await run(a, b"t2 NOOP")
-    assert world.keywords() == {"$seen", "$flagged"}
-    assert last_flags(seen, 1) == {"$seen", "$flagged"}, seen
-
-
-async def test_a_change_landing_after_a_fetch_set_seen_is_still_reported(world: World) -> None:
-    """The same race for FETCH BODY[] (RFC 3501 §6.4.5 sets \\Seen; RFC 3501 §5.2): the
-    other session's change after the re-read must be reported."""
-    a = await world.session()
-    other = UpdateEmail(world.acct, world.eid(), keywords_add=("$flagged",))
-    world.after_own_write.append(Batch((other,), now=1_800_000_001))
-    seen = await run(a, b"t1 FETCH 1 (BODY[])")
-    assert b"t1 OK" in seen
-    seen += await run(a, b"t2 NOOP")
-    assert world.keywords() == {"$seen", "$flagged"}
-    assert last_flags(seen, 1) == {"$seen", "$flagged"}, seen
+    await told(world, a, seen, {"$seen", "$flagged"})
 
 
 async def test_store_silent_does_not_swallow_another_sessions_change(world: World) -> None:
@@ -191,9 +161,7 @@ async def test_store_silent_does_not_swallow_another_sessions_change(world: Worl
     assert b"t0 OK" in await run(b, b"t0 STORE 1 +FLAGS.SILENT (\\Flagged)")
     seen = await run(a, b"t1 STORE 1 +FLAGS.SILENT (\\Seen)")
     assert b"t1 OK" in seen
-    seen += await run(a, b"t2 NOOP")
-    assert world.keywords() == {"$seen", "$flagged"}
-    assert last_flags(seen, 1) == {"$seen", "$flagged"}, seen
+    await told(world, a, seen, {"$seen", "$flagged"})
 
 
 async def test_store_silent_alone_sends_no_fetch(world: World) -> None:
@@ -213,5 +181,4 @@ async def test_store_silent_that_changes_nothing_keeps_earlier_news(world: World
     b = await world.session()
     assert b"t0 OK" in await run(b, b"t0 STORE 1 +FLAGS.SILENT (\\Flagged)")
     seen = await run(a, b"t1 STORE 1 +FLAGS.SILENT (\\Flagged)")
-    seen += await run(a, b"t2 NOOP")
-    assert last_flags(seen, 1) == {"$flagged"}, seen
+    await told(world, a, seen, {"$flagged"})
