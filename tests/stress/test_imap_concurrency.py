@@ -8,7 +8,8 @@ of the mailbox (sequence number -> UID, UID -> flags) built *only* from the unta
 receives, in order: ``EXISTS`` (RFC 9051 §7.4.1), ``EXPUNGE`` (§7.5.1), ``VANISHED`` and
 ``FETCH`` (§7.5.2). It picks sequence numbers from that model, so a wrong model shows up as a
 BAD for a sequence number the server thinks does not exist, or as a FETCH naming a UID at a
-sequence number where the model holds another one.
+sequence number where the model holds another one.  The model also keeps the last ``FLAGS``
+list (RFC 9051 §7.3.5) and refuses a FETCH showing a keyword that list did not announce.
 
 When time is up and all writers have stopped, every client sends a final NOOP; then its model,
 its own ``UID SEARCH ALL`` and ``FETCH 1:* (UID FLAGS)``, and the store all hold the same UIDs in
