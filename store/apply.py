@@ -34,6 +34,7 @@ from .batch import (
     EmailCreated,
     ExpireBlobs,
     ImportEmail,
+    NameKeywords,
     Op,
     OpResult,
     PutBlob,
@@ -47,6 +48,8 @@ from .batch import (
 )
 from .codec import pack, read_u32, read_u64, short_hash, u32, u64, unpack
 from .errors import ErrorKind, MailError
+from .keywords import name_keywords
+from .keywords import norm_keywords as _norm_keywords
 from .models import (
     DOMAIN_KIND,
     GROUP,
@@ -71,7 +74,6 @@ from .txn import Overlay, View
 log = logging.getLogger(__name__)
 
 MAX_MAILBOX_NAME = 255
-MAX_KEYWORD = 255
 
 
 def _fail(kind: ErrorKind, detail: str = "") -> MailError:
@@ -551,15 +553,6 @@ def _destroy_object(ctx: _OpContext, op: DestroyObject) -> None:
 # -- emails ----------------------------------------------------------------------------------
 
 
-def _norm_keywords(words: tuple[str, ...]) -> set[str]:
-    out = set()
-    for w in words:
-        if not w or len(w) > MAX_KEYWORD or any(ord(c) <= 0x20 or c in '(){]%*"\\' for c in w):
-            raise _fail(ErrorKind.INVALID, f"invalid keyword {w!r}")
-        out.add(w.lower())
-    return out
-
-
 def _flag_counts(keywords: set[str] | tuple[str, ...]) -> tuple[int, int]:
     return (0 if KEYWORD_SEEN in keywords else 1, 1 if KEYWORD_DELETED in keywords else 0)
 
@@ -825,6 +818,7 @@ _HANDLERS: dict[type[Op], Callable[[_OpContext, Any], Any]] = {
     ExpireBlobs: _expire_blobs,
     ImportEmail: _import_email,
     UpdateEmail: _update_email,
+    NameKeywords: lambda ctx, op: name_keywords(ctx.txn, op),
     DestroyEmail: _destroy_email,
     CompactChanges: _compact_changes,
     UploadBlob: _upload_blob,

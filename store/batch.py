@@ -170,6 +170,17 @@ class UpdateEmail(Op):
 
 
 @dataclass(frozen=True, slots=True)
+class NameKeywords(Op):
+    """Records how IMAP spells keywords: each spelling whose lower-case keyword has none yet
+    becomes its spelling (the first wins; ``store/keywords.py``).  Touches no email, modseq
+    or change log."""
+
+    TAG: ClassVar[str] = "keyword-names"
+    account_id: int
+    spellings: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class DestroyEmail(Op):
     TAG: ClassVar[str] = "email-"
     account_id: int
@@ -243,6 +254,7 @@ OP_TYPES: dict[str, type[Op]] = {
         PutBlob,
         ImportEmail,
         UpdateEmail,
+        NameKeywords,
         DestroyEmail,
         ExpireBlobs,
         CompactChanges,

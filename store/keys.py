@@ -31,6 +31,7 @@ OBJECT = (
 )
 BLOB_LINK = b"o"  # o<acct><sha256>             -> u32 emails of the account referencing the blob
 UPLOAD = b"u"  # u<acct><sha256>                -> u64 hold_until of the account's upload
+KEYWORD = b"K"  # K<acct><lower-case keyword>    -> the keyword as IMAP first spelled it
 
 
 def counter(name: str) -> bytes:
@@ -133,6 +134,10 @@ def upload(acct: int, sha: bytes) -> bytes:
     return UPLOAD + u32(acct) + sha
 
 
+def keyword(acct: int, lower: str) -> bytes:
+    return KEYWORD + u32(acct) + lower.encode()
+
+
 # Prefixes holding one account's data; DeletePrincipal removes all of them.
 ACCOUNT_PREFIXES = (
     MAILBOX,
@@ -146,4 +151,5 @@ ACCOUNT_PREFIXES = (
     OBJECT,
     BLOB_LINK,
     UPLOAD,
+    KEYWORD,
 )

@@ -314,6 +314,11 @@ class Store:
         """(uid, email id) pairs of a mailbox in UID order."""
         return [(read_u32(k, 9), read_u32(v)) for k, v in self.scan(keys.uid_prefix(acct, mbox))]
 
+    def keyword_spelling(self, acct: int, keyword: str) -> str | None:
+        """How IMAP first spelled a (lower-case) keyword in this account (store/keywords.py)."""
+        data = self._db.get(keys.keyword(acct, keyword))
+        return None if data is None else bytes(data).decode()
+
     def thread_emails(self, acct: int, tid: int) -> list[int]:
         return [read_u32(k, 9) for k, _ in self.scan(keys.thread_prefix(acct, tid))]
 

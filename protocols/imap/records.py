@@ -77,6 +77,23 @@ class RecordCache:
         self._listings: OrderedDict[tuple[int, int, int], Listing] = OrderedDict()
         self._listed = 0
         self.max_listed_uids = max_listed_uids
+        self._spellings: dict[int, dict[str, str]] = {}
+
+    def spelling(self, acct: int, keyword: str) -> str | None:
+        """How an IMAP client first spelled ``keyword`` (lower case) in the account, None if
+        none ever did (store/keywords.py).  A recorded spelling never changes (the first
+        wins), so the ones found are kept; a missing one is asked for again each time."""
+        known = self._spellings.get(acct)
+        if known is None:
+            if len(self._spellings) >= self.max_accounts:
+                del self._spellings[next(iter(self._spellings))]
+            known = self._spellings[acct] = {}
+        found = known.get(keyword)
+        if found is None:
+            found = self.store.keyword_spelling(acct, keyword)
+            if found is not None:
+                known[keyword] = found
+        return found
 
     def listing(self, acct: int, mbox: int, modseq: int) -> Listing | None:
         """The listing of ``mbox`` kept for account modseq ``modseq``, if any.  The key is the

@@ -19,8 +19,11 @@ from dataclasses import dataclass, field
 from store import Store, keys
 from store.models import AccountState, Email
 
-from .flags import to_flags
+from .flags import KEYWORD_TO_SYSTEM, FlagNames
 from .records import Listing, RecordCache
+
+_UNKNOWN = 1 << 63  # a modseq above every real one
+_MAX_CHECKED_SETS = 4096
 
 
 @dataclass
@@ -32,6 +35,7 @@ class Untagged:
     exists: int | None = None
     recent: int | None = None
     flag_updates: list[tuple[int, int, Email]] = field(default_factory=list)  # (seq, uid, email)
+    arrived: list[tuple[str, ...]] = field(default_factory=list)  # keywords of the new messages
 
     def __bool__(self) -> bool:
         return bool(
@@ -105,8 +109,13 @@ class SelectedMailbox:
         self.email_ids: dict[int, int] = dict(listing.email_ids)
         self._new: list[int] = []
         self._expunged: set[int] = set()
-        self._flags: set[int] = set()
+        # Flag news: UID -> (lowest, highest) modseq of the changes not yet reported.
+        self._flags: dict[int, tuple[int, int]] = {}
         self.recent: set[int] = set()
+        # Keywords (lower case) the client was told of in FLAGS; the SELECT handler fills it,
+        # announce() extends it.  Keyword sets already checked against it: the fast path.
+        self.announced: set[str] = set()
+        self._announced_sets: set[tuple[str, ...]] = set()
         if recent is not None and not read_only:
             self.recent = recent.claim(account_id, mailbox_id, self.uids)
 
@@ -256,9 +265,10 @@ class SelectedMailbox:
                         self._new.remove(e.uid)
                     elif e.uid in visible:
                         self._expunged.add(e.uid)
-                    self._flags.discard(e.uid)
+                    self._flags.pop(e.uid, None)
                 elif e.op == "f" and (e.uid in visible or e.uid in self._new):
-                    self._flags.add(e.uid)
+                    span = self._flags.get(e.uid)
+                    self._flags[e.uid] = (modseq if span is None else span[0], modseq)
             self.modseq = modseq
         for uid in self._new:
             found = self._lookup(uid)
@@ -278,7 +288,9 @@ class SelectedMailbox:
         self._expunged.update(visible - set(current))
         self._new = sorted(set(current) - visible)
         self.email_ids.update(current)
-        self._flags.update(visible & set(current))
+        # Which changes the compacted history held is unknown: each is news, never an echo.
+        for uid in visible & set(current):
+            self._flags[uid] = (0, _UNKNOWN)
 
     def has_news(self) -> bool:
         return bool(self._new or self._expunged or self._flags)
@@ -303,6 +315,10 @@ class SelectedMailbox:
         if self._new:
             self.uids.extend(sorted(self._new))
             self.uids.sort()
+            # Their keywords, for the FLAGS announcement that must precede any FETCH of them.
+            for _, email in self.records_for(self._new):
+                if email is not None and email.keywords:
+                    news.arrived.append(email.keywords)
             if self._recent_tracker is not None and not self.read_only:
                 self.recent |= self._recent_tracker.claim(
                     self.account_id, self.mailbox_id, self._new
@@ -321,14 +337,48 @@ class SelectedMailbox:
             self._flags.clear()
         return news
 
-    def forget_flag_news(self, uids: set[int]) -> None:
-        """After this session's own STORE (or FETCH setting \\Seen) reported these UIDs' flags
-        itself: read the log up to now, then drop the echo of our own change."""
-        self.poll()
-        self._flags -= uids
+    def forget_flag_news(self, shown: dict[int, tuple[int, int]]) -> None:
+        """After this session's own STORE (or FETCH setting \\Seen): read the log up to now,
+        then drop the echo of our own change — for ``uid: (low, high)`` in ``shown``, the
+        UID's flag news if every change it holds lies within ``low..high`` modseqs.
 
-    def flags_of(self, uid: int, email: Email) -> list[str]:
-        flags = to_flags(email.keywords)
+        A response that showed a record passes ``(0, record.modseq)``: the record reflects
+        every change up to its modseq.  A change that committed after that record was read
+        (the writer thread commits whenever it likes) is newer and stays news, or the client
+        would keep flags the store no longer has (RFC 3501 §5.2: flag updates by other
+        agents are sent).  ``STORE .SILENT``, which shows nothing, passes its own write's
+        modseq as both bounds: only its own change is the client's knowledge."""
+        self.poll()
+        flags = self._flags
+        for uid, (low, high) in shown.items():
+            span = flags.get(uid)
+            if span is not None and low <= span[0] and span[1] <= high:
+                del flags[uid]
+
+    def flags_of(self, uid: int, email: Email, names: FlagNames) -> list[str]:
+        flags = list(names.flags(email.keywords))
         if uid in self.recent:
             flags.append("\\Recent")
         return flags
+
+    # -- the FLAGS the client was told ---------------------------------------------------------
+    def announce(self, keyword_sets: Iterable[tuple[str, ...]]) -> bool:
+        """Adds the keywords of these records' keyword sets that the client has not been told
+        of in FLAGS to those it has; True if there were any.  The caller then sends FLAGS (and
+        PERMANENTFLAGS) again *before* the FETCH that shows them: the FLAGS response lists the
+        flags applicable in the mailbox (RFC 3501 §7.2.6, RFC 9051 §7.3.5), and clients and
+        imaptest reject a keyword they were never told of."""
+        checked = self._announced_sets
+        announced = self.announced
+        grew = False
+        for keywords in keyword_sets:
+            if not keywords or keywords in checked:
+                continue
+            if len(checked) >= _MAX_CHECKED_SETS:
+                checked.clear()
+            checked.add(keywords)
+            for k in keywords:
+                if k not in announced and k not in KEYWORD_TO_SYSTEM:
+                    announced.add(k)
+                    grew = True
+        return grew

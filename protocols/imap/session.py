@@ -10,20 +10,23 @@ from __future__ import annotations
 
 import bisect
 import enum
+import functools
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from store import MailError
+from store.batch import NameKeywords
 
 from . import commands as C
 from .context import ImapContext
 from .errors import response_for_error
-from .flags import flags_item
+from .flags import SYSTEM_FLAGS, FlagNames, flags_item, spellings
 from .selected import SelectedMailbox, Untagged
 from .serializer import ResponseCode, format_sequence_set, tagged, untagged, untagged_status
+from .values import Atom
 
 log = logging.getLogger(__name__)
 
@@ -272,7 +275,12 @@ class ImapSession:
             return b""
         sel = self.selected
         assert sel is not None
-        out = [b"* %d EXPUNGE\r\n" % seq for seq in news.expunged_seqs]
+        names = self.flag_names()
+        # FLAGS first when the news brings keywords the client was not told of (RFC 3501
+        # §7.2.6 / RFC 9051 §7.3.5): from new messages or from other sessions' flag changes.
+        sets = [email.keywords for _, _, email in news.flag_updates]
+        out = [self.announce_flags([*news.arrived, *sets], names)]
+        out += [b"* %d EXPUNGE\r\n" % seq for seq in news.expunged_seqs]
         if news.vanished_uids:
             out.append(b"* VANISHED " + format_sequence_set(news.vanished_uids).encode() + b"\r\n")
         if news.exists is not None:
@@ -281,11 +289,48 @@ class ImapSession:
                 out.append(b"* %d RECENT\r\n" % (news.recent or 0))
         recent = sel.recent
         for seq, uid, email in news.flag_updates:
-            line = b"* %d FETCH (UID %d %s" % (seq, uid, flags_item(email.keywords, uid in recent))
+            flags = flags_item(names.flags(email.keywords), uid in recent)
+            line = b"* %d FETCH (UID %d %s" % (seq, uid, flags)
             if self.condstore:
                 line += b" MODSEQ (%d)" % email.modseq
             out.append(line + b")\r\n")
         return b"".join(out)
+
+    # -- flags -------------------------------------------------------------------------------
+    def flag_names(self) -> FlagNames:
+        """How this account's keywords are shown, for one command (see :class:`FlagNames`)."""
+        return FlagNames(functools.partial(self.ctx.records.spelling, self.account_id))
+
+    def keyword_naming(self, flags: Iterable[str]) -> tuple[NameKeywords, ...]:
+        """For the batch that sets these flags: the op recording the client's spelling of each
+        keyword that has none yet, so that IMAP shows it back as first set (the store keeps
+        keywords lower-cased for JMAP and matching; store/keywords.py)."""
+        spelling = self.ctx.records.spelling
+        new = tuple(k for k in spellings(flags) if spelling(self.account_id, k.lower()) is None)
+        return (NameKeywords(self.account_id, new),) if new else ()
+
+    def flags_responses(self, names: FlagNames, *, selecting: bool = False) -> bytes:
+        """``FLAGS`` with every keyword the client was told of, then ``PERMANENTFLAGS`` (for a
+        read-only mailbox only when selecting: it stays ``()``)."""
+        sel = self.selected
+        assert sel is not None
+        keywords = [names.flag(k) for k in sorted(sel.announced)]
+        out = [self.line(Atom("FLAGS"), [Atom(f) for f in (*SYSTEM_FLAGS, *keywords)])]
+        if not sel.read_only:
+            perm = " ".join([*SYSTEM_FLAGS, *keywords, "\\*"])
+            out.append(untagged_status("OK", "Flags permitted", f"PERMANENTFLAGS ({perm})"))
+        elif selecting:
+            out.append(untagged_status("OK", "No permanent flags permitted", "PERMANENTFLAGS ()"))
+        return b"".join(out)
+
+    def announce_flags(self, keyword_sets: Iterable[tuple[str, ...]], names: FlagNames) -> bytes:
+        """FLAGS and PERMANENTFLAGS again if these keyword sets (of records about to be shown)
+        hold a keyword the client was not told of yet — to be written before the FETCH lines
+        that show them (:meth:`SelectedMailbox.announce`).  Empty otherwise."""
+        sel = self.selected
+        if sel is None or not sel.announce(keyword_sets):
+            return b""
+        return self.flags_responses(names)
 
     # -- sequence sets -------------------------------------------------------------------------
     def resolve(self, seqset: C.SequenceSet, *, uid: bool) -> list[int]:

@@ -98,7 +98,7 @@ def test_imapclient_session(env: Env) -> None:
         assert data[1][b"ENVELOPE"].subject == b"msg 0"
         assert data[2][b"ENVELOPE"].subject == b"msg 1"
         c.add_flags([1], [b"\\Seen", b"$Work"])
-        assert set(c.get_flags([1])[1]) == {b"\\Seen", b"$work", b"\\Recent"}
+        assert set(c.get_flags([1])[1]) == {b"\\Seen", b"$Work", b"\\Recent"}
         c.create_folder("Moved")
         c.move([2], "Moved")
         assert c.search(["ALL"]) == [1, 3]

@@ -268,9 +268,12 @@ def test_select_after_changes_shows_them_though_listings_are_shared(env: Env) ->
         return [line for line in lines if not line.endswith(" RECENT")]
 
     assert same(select(b, "b1")) == same(first)
-    a.cmd("a2 STORE 2 +FLAGS ($Hello)").expect([R(r"\* 2 FETCH .*")], "a2 OK STORE completed")
+    a.cmd("a2 STORE 2 +FLAGS ($Hello)").expect(
+        [R(r"\* FLAGS \(.* \$Hello\)"), R(r"\* OK \[PERMANENTFLAGS .*"), R(r"\* 2 FETCH .*")],
+        "a2 OK STORE completed",
+    )
     flags = next(line for line in select(b, "b2") if line.startswith("* FLAGS"))
-    assert "$hello" in flags.lower()  # keywords are case-insensitive (stored lowercase)
+    assert "$Hello" in flags  # the spelling a client first set (stored lower case for JMAP)
     env.deliver(user, message("m3", "body\r\n"))
     assert "* 4 EXISTS" in select(b, "b3")
     # a has not been told of the fourth message yet, so 1:* is its three (RFC 9051 §7.4.1).

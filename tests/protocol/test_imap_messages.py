@@ -62,7 +62,7 @@ def test_append_appenduid_and_fetch_basics(env: Env) -> None:
     w.cmd("a2 SELECT INBOX")
     w.cmd("a3 FETCH 1 (UID FLAGS INTERNALDATE RFC822.SIZE)").expect(
         [
-            "* 1 FETCH (UID 1 FLAGS (\\Seen $work \\Recent) "
+            "* 1 FETCH (UID 1 FLAGS (\\Seen $Work \\Recent) "
             f'INTERNALDATE "08-Feb-1994 05:52:25 +0000" RFC822.SIZE {len(SIMPLE)})'
         ],
         "a3 OK FETCH completed",
@@ -216,8 +216,16 @@ def test_store_flags(env: Env) -> None:
     for i in range(3):
         append(w, message(f"m{i}"), tag=f"p{i}")
     w.cmd("a1 SELECT INBOX")
+    # RFC 3501 §7.2.6: the new keyword is announced in FLAGS before the FETCH that uses it,
+    # spelled as set (keywords are case-insensitive, RFC 3501 §2.3.2, but keep their case).
     w.cmd("a2 STORE 1 +FLAGS (\\Flagged $Important)").expect(
-        ["* 1 FETCH (FLAGS (\\Flagged $important \\Recent))"], "a2 OK STORE completed"
+        [
+            "* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Important)",
+            "* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Important \\*)]"
+            " Flags permitted",
+            "* 1 FETCH (FLAGS (\\Flagged $Important \\Recent))",
+        ],
+        "a2 OK STORE completed",
     )
     w.cmd("a3 STORE 1:2 FLAGS (\\Seen)").expect(
         ["* 1 FETCH (FLAGS (\\Seen \\Recent))", "* 2 FETCH (FLAGS (\\Seen \\Recent))"],
@@ -243,7 +251,7 @@ def test_store_flags(env: Env) -> None:
     # SELECT shows keywords in FLAGS/PERMANENTFLAGS.
     w.cmd("b1 STORE 2 +FLAGS ($Label1)")
     r = w.cmd("b2 SELECT INBOX")
-    assert "* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $label1)" in r.lines, str(r)
+    assert "* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Label1)" in r.lines, str(r)
 
 
 def test_fetch_sets_seen_and_examine_is_read_only(env: Env) -> None:

@@ -182,7 +182,7 @@ def test_searchres(env: Env) -> None:
         ['* ESEARCH (TAG "a5") MIN 2'], "a5 OK SEARCH completed"
     )
     w.cmd("a6 UID FETCH $ (FLAGS)").expect(
-        ["* 2 FETCH (UID 2 FLAGS (\\Answered \\Flagged $todo \\Recent))"], "a6 OK FETCH completed"
+        ["* 2 FETCH (UID 2 FLAGS (\\Answered \\Flagged $Todo \\Recent))"], "a6 OK FETCH completed"
     )
     w.cmd("a7 SEARCH RETURN (SAVE COUNT) SEEN").expect(
         ['* ESEARCH (TAG "a7") COUNT 2'], "a7 OK SEARCH completed"

@@ -20,6 +20,7 @@ from store.batch import (
     DestroyMailbox,
     ExpireBlobs,
     ImportEmail,
+    NameKeywords,
     PutBlob,
     RemoveAlias,
     UpdateEmail,
@@ -187,6 +188,27 @@ def test_update_email_keywords_mailboxes_and_condition(store: Store) -> None:
     assert empty[0].error.kind is ErrorKind.INVALID
     bad = store.write(Batch((UpdateEmail(1, e.email_id, keywords_add=("a b",)),), 1))
     assert bad[0].error.kind is ErrorKind.INVALID
+
+
+def test_keyword_spellings_first_spelling_wins_and_go_with_the_account(store: Store) -> None:
+    """IMAP keywords are case-insensitive (RFC 3501 §2.3.2) and stored lower-cased (RFC 8621
+    §4.1.1); NameKeywords keeps the first IMAP spelling of each, deterministically, without
+    touching emails, the modseq or the change log."""
+    before = store.account(1)
+    res = store.write(
+        Batch((NameKeywords(1, ("MyKeyWord", "$Seen", "work")), NameKeywords(1, ("MYKEYWORD",))), 1)
+    )
+    assert res[0].value == 2 and res[1].value == 0  # $Seen is a system flag: not named
+    assert store.keyword_spelling(1, "mykeyword") == "MyKeyWord"
+    assert store.keyword_spelling(1, "work") == "work"
+    assert store.keyword_spelling(1, "$seen") is None
+    assert store.keyword_spelling(2, "mykeyword") is None  # per account
+    assert store.account(1) == before  # no modseq, no change-log entry
+    bad = store.write(Batch((NameKeywords(1, ("a b",)), NameKeywords(99, ("x",))), 1))
+    assert bad[0].error.kind is ErrorKind.INVALID
+    assert bad[1].error.kind is ErrorKind.NOT_FOUND
+    store.write(Batch((DeletePrincipal(1),), now=10_000))
+    assert store.keyword_spelling(1, "mykeyword") is None
 
 
 def test_destroy_email_releases_blob_and_quota(store: Store) -> None:

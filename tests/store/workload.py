@@ -17,6 +17,7 @@ from store.batch import (
     DestroyObject,
     ExpireBlobs,
     ImportEmail,
+    NameKeywords,
     Op,
     PutBlob,
     RemoveAlias,
@@ -101,6 +102,7 @@ def workload(seed: int, length: int = 120) -> list[Batch]:
                     (
                         UpdateEmail(acct, eid, keywords_add=(rnd.choice(("$seen", "$flagged")),)),
                         UpdateEmail(acct, eid, keywords_remove=("$flagged",)),
+                        NameKeywords(acct, (rnd.choice(("Work", "WORK", "work")), "$Seen")),
                     ),
                     now,
                 )

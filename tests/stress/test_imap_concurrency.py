@@ -8,7 +8,8 @@ of the mailbox (sequence number -> UID, UID -> flags) built *only* from the unta
 receives, in order: ``EXISTS`` (RFC 9051 §7.4.1), ``EXPUNGE`` (§7.5.1), ``VANISHED`` and
 ``FETCH`` (§7.5.2). It picks sequence numbers from that model, so a wrong model shows up as a
 BAD for a sequence number the server thinks does not exist, or as a FETCH naming a UID at a
-sequence number where the model holds another one.
+sequence number where the model holds another one.  The model also keeps the last ``FLAGS``
+list (RFC 9051 §7.3.5) and refuses a FETCH showing a keyword that list did not announce.
 
 When time is up and all writers have stopped, every client sends a final NOOP; then its model,
 its own ``UID SEARCH ALL`` and ``FETCH 1:* (UID FLAGS)``, and the store all hold the same UIDs in
@@ -44,8 +45,9 @@ PASSWORD = "stress-secret"
 CLIENTS = 10
 SHORT_SECONDS = 10.0
 SLOW_SECONDS = float(os.environ.get("STALWART_STRESS_SECONDS", "60"))
-# The flags clients set; custom keywords are case-insensitive (RFC 9051 §2.3.2) and the store
-# keeps them lower-cased, so every comparison below is on lower-cased flags.
+# The flags clients set; custom keywords are case-insensitive (RFC 9051 §2.3.2: IMAP shows the
+# spelling first set, the store keeps them lower-cased), so every comparison below is on
+# lower-cased flags.
 FLAG_POOL = ("\\Seen", "\\Flagged", "\\Answered", "\\Draft", "$Label1", "$Work")
 SYSTEM = {
     "\\seen": "$seen",
@@ -54,6 +56,7 @@ SYSTEM = {
     "\\draft": "$draft",
     "\\deleted": "$deleted",
 }
+_SYSTEM_KW = frozenset(SYSTEM.values())
 MODES = ("rev1", "rev1", "rev1", "rev1", "qresync", "qresync", "qresync", "rev2", "rev2", "rev2")
 MIN_SIZE, MAX_SIZE = 8, 120  # steer the mailbox size between these
 
@@ -89,12 +92,17 @@ class Model:
     flags: dict[int, frozenset[str]] = field(default_factory=dict)  # keywords, lower-case
     seen_uids: set[int] = field(default_factory=set)  # every UID ever learned
     events: Counter[str] = field(default_factory=Counter)
+    announced: set[str] = field(default_factory=set)  # keywords the last FLAGS listed
 
     def apply(self, typ: str, dat: Any) -> None:
         if isinstance(dat, tuple):  # a response with a literal: never sent for what we ask
             raise ModelError(f"unexpected literal in {typ} {dat!r}")
         data = bytes(dat)
         self.events[typ] += 1
+        if typ == "FLAGS":
+            # RFC 9051 §7.3.5: the flags applicable in the mailbox (replaces the last list).
+            self.announced = {keyword(f) for f in data.strip(b"()").decode().split()}
+            return
         if typ == "EXISTS":
             n = int(data)
             if n < len(self.uids):
@@ -144,9 +152,15 @@ class Model:
                 uid = known
             flags_m = _FLAGS.search(m[2])
             if flags_m is not None:
-                self.flags[uid] = frozenset(
+                flags = frozenset(
                     keyword(f) for f in flags_m[1].decode().split() if f.lower() != "\\recent"
                 )
+                # A keyword must have come in FLAGS before a FETCH shows it (RFC 3501 §7.2.6;
+                # what imaptest reports as "keyword used without being in FLAGS").
+                unknown = flags - _SYSTEM_KW
+                if unknown - self.announced:
+                    raise ModelError(f"FETCH {seq} shows {unknown - self.announced} not in FLAGS")
+                self.flags[uid] = flags
 
     def _drop_unknown(self, uid: int, text: str) -> None:
         below = 0  # highest known UID before the slot
@@ -175,7 +189,7 @@ class Model:
 class RecordingIMAP(imaplib.IMAP4):
     """imaplib that also keeps every untagged response, in arrival order."""
 
-    TRACKED = frozenset({"EXISTS", "EXPUNGE", "VANISHED", "FETCH"})
+    TRACKED = frozenset({"FLAGS", "EXISTS", "EXPUNGE", "VANISHED", "FETCH"})
 
     def __init__(self, host: str, port: int) -> None:
         self.stream: list[tuple[str, Any]] = []
@@ -338,7 +352,7 @@ class StressClient:
         fetch_uids: list[int] = []
         fetch_flags: dict[int, frozenset[str]] = {}
         if model_uids:
-            fresh = Model(uids=[None] * len(model_uids))
+            fresh = Model(uids=[None] * len(model_uids), announced=set(self.model.announced))
             status, _ = self.conn.fetch("1:*", "(UID FLAGS)")
             assert status == "OK"
             for typ, dat in self.conn.stream:

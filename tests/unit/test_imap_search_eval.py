@@ -8,16 +8,13 @@ import itertools
 from pathlib import Path
 
 from protocols.imap import commands as C
-from protocols.imap.context import ImapContext
-from protocols.imap.framing import Frame, ImapFramer
 from protocols.imap.handlers.search import Evaluator
 from protocols.imap.parser import parse_command
 from protocols.imap.session import ImapSession
 from stalwart_py.accounts import Directory
-from stalwart_py.storage import write
-from store import ApplyResult, Batch, Store
-from store.fts import Query
-from store.models import Principal
+from store import Store
+
+from .imap_sessions import context, frame
 
 USER = "u@example.org"
 
@@ -65,38 +62,13 @@ def criteria(text: str) -> C.SearchKey:
     return cmd.criteria
 
 
-def frame(line: bytes) -> Frame:
-    framer = ImapFramer()
-    framer.receive_data(line + b"\r\n")
-    out = framer.next_frame()
-    assert isinstance(out, Frame)
-    return out
-
-
 async def session(tmp_path: Path) -> tuple[ImapSession, Store]:
     store = Store(tmp_path / "db")
     directory = Directory(store, None)  # type: ignore[arg-type]  # no password: no hashing
     directory.create_domain("example.org")
     directory.create_account(USER, "")
 
-    async def store_write(batch: Batch) -> ApplyResult:
-        return await write(store, batch)
-
-    async def authenticate(user: str, password: str) -> Principal | None:
-        return store.principal_by_name(user)
-
-    async def search_text(acct: int, query: Query) -> set[int]:
-        return set()
-
-    ctx = ImapContext(
-        store=store,
-        write=store_write,
-        authenticate=authenticate,
-        search_text=search_text,
-        now=lambda: 1_800_000_000,
-        allow_plaintext_auth=True,
-    )
-    s = ImapSession(ctx)
+    s = ImapSession(context(store))
     assert (
         b"a OK" in (await s.execute(parse_command(frame(b"a LOGIN " + USER.encode() + b" x")))).data
     )

@@ -52,9 +52,10 @@ async def append(s: ImapSession, cmd: C.Append, out: list[bytes]) -> Done:
                 subject=parsed.normalized_subject,
             )
         )
-    result = await s.ctx.write(Batch(tuple(ops), now=now))
-    imports = result.results[1::2]
-    failure = next((r.error for r in result.results if r.error is not None), None)
+    naming = s.keyword_naming(flag for msg in cmd.messages for flag in msg.flags)
+    result = await s.ctx.write(Batch((*ops, *naming), now=now))
+    imports = result.results[1 : len(ops) : 2]
+    failure = next((r.error for r in result.results[: len(ops)] if r.error is not None), None)
     if failure is not None:
         # MULTIAPPEND is all or nothing (RFC 3502 §6.3.11): undo the ones that went in.
         undo = tuple(

@@ -17,7 +17,7 @@ from store.models import KEYWORD_SEEN, Email
 
 from .. import commands as C
 from .. import render
-from ..flags import flags_item
+from ..flags import FlagNames, flags_item
 from ..section import SectionSpec
 from ..serializer import encode_value, format_sequence_set
 from ..session import CommandFailed, Done, ImapSession
@@ -114,13 +114,9 @@ def _item_values(
 ) -> None:
     email = loader.email
     name = item.name
-    sel = s.selected
-    assert sel is not None
     if name == "UID":
         return  # always written first
-    if name == "FLAGS":
-        out += [Atom("FLAGS"), [Atom(f) for f in sel.flags_of(uid, email)]]
-    elif name == "INTERNALDATE":
+    if name == "INTERNALDATE":
         out += [Atom("INTERNALDATE"), internal_date(email.received_at)]
     elif name == "RFC822.SIZE":
         out += [Atom("RFC822.SIZE"), email.size]
@@ -175,14 +171,16 @@ def _item_values(
         raise CommandFailed("BAD", f"Unknown FETCH item {name}")
 
 
-def _item_bytes(s: ImapSession, item: C.FetchItem, uid: int, loader: Loader) -> bytes:
+def _item_bytes(
+    s: ImapSession, item: C.FetchItem, uid: int, loader: Loader, names: FlagNames
+) -> bytes:
     """One FETCH item encoded: the common items directly, the rest through the values of
     :func:`_item_values` (same bytes either way)."""
     name = item.name
     if name == "FLAGS":
         sel = s.selected
         assert sel is not None
-        return flags_item(loader.email.keywords, uid in sel.recent)
+        return flags_item(names.flags(loader.email.keywords), uid in sel.recent)
     if name == "ENVELOPE":
         return b"ENVELOPE " + _rendered(loader, "ENVELOPE", _envelope).data
     if name == "RFC822.SIZE":
@@ -261,17 +259,22 @@ async def fetch(s: ImapSession, cmd: C.Fetch, out: list[bytes]) -> Done:
                 (uid, (store.email(s.account_id, e.id) or e) if e.id in changed else e)
                 for uid, e in emails
             ]
-            sel.forget_flag_news({uid for uid, e in emails if e.id in changed})
+            # The FETCH lines below show these records (FLAGS is added to the items).
+            sel.forget_flag_news({uid: (0, e.modseq) for uid, e in emails if e.id in changed})
             if "FLAGS" not in names:
                 items.append(C.FetchItem("FLAGS"))
     with_uid = cmd.uid or "UID" in names
+    flag_names = s.flag_names()
+    if any(item.name == "FLAGS" for item in items):
+        # RFC 3501 §7.2.6 / RFC 9051 §7.3.5: a keyword new to the client comes in FLAGS first.
+        out.append(s.announce_flags((email.keywords for _, email in emails), flag_names))
     for uid, email in emails:
         seq = sel.seq_of(uid)
         assert seq is not None  # resolved from this view's UIDs, which polling leaves alone
         loader = Loader(s, email)
         parts = [b"UID %d" % uid] if with_uid else []
         for item in items:
-            data = _item_bytes(s, item, uid, loader)
+            data = _item_bytes(s, item, uid, loader, flag_names)
             if data:
                 parts.append(data)
         out.append(b"* %d FETCH (%s)\r\n" % (seq, b" ".join(parts)))

@@ -7,7 +7,7 @@ from typing import Any
 from store.ids import object_id
 
 from .. import commands as C
-from ..flags import KEYWORD_TO_SYSTEM, SYSTEM_FLAGS
+from ..flags import KEYWORD_TO_SYSTEM, FlagNames
 from ..selected import SelectedMailbox
 from ..serializer import ResponseCode, format_sequence_set, untagged_status
 from ..session import CommandFailed, Done, ImapSession, State
@@ -53,15 +53,9 @@ async def select(s: ImapSession, cmd: C.Select, out: list[bytes]) -> Done:
         raise CommandFailed("NO", "No such mailbox", "NONEXISTENT") from exc
     s.selected = sel
     s.state = State.SELECTED
-    in_use = sel.keywords_in_use()
-    keywords = sorted(in_use - set(KEYWORD_TO_SYSTEM))
-    flags = [Atom(f) for f in (*SYSTEM_FLAGS, *keywords)]
-    out.append(s.line(Atom("FLAGS"), flags))
-    if cmd.readonly:
-        out.append(untagged_status("OK", "No permanent flags permitted", "PERMANENTFLAGS ()"))
-    else:
-        perm = " ".join([*SYSTEM_FLAGS, *keywords, "\\*"])
-        out.append(untagged_status("OK", "Flags permitted", f"PERMANENTFLAGS ({perm})"))
+    sel.announced.update(sel.keywords_in_use() - set(KEYWORD_TO_SYSTEM))
+    names = s.flag_names()
+    out.append(s.flags_responses(names, selecting=True))
     out.append(b"* %d EXISTS\r\n" % sel.exists)
     if not s.rev2:
         out.append(b"* %d RECENT\r\n" % len(sel.recent))
@@ -76,7 +70,7 @@ async def select(s: ImapSession, cmd: C.Select, out: list[bytes]) -> Done:
         # RFC 9051 §6.3.1: the server MUST send a LIST response with the mailbox name.
         out.append(s.line(Atom("LIST"), [], "/", wire_name(s, t.path(mb.id))))
     if cmd.qresync is not None and cmd.qresync.uidvalidity == sel.uidvalidity:
-        out.append(_qresync(s, sel, cmd.qresync))
+        out.append(_qresync(s, sel, cmd.qresync, names))
     code = "READ-ONLY" if cmd.readonly else "READ-WRITE"
     return Done(f"{'EXAMINE' if cmd.readonly else 'SELECT'} completed", code)
 
@@ -90,7 +84,7 @@ def _first_unseen(s: ImapSession, sel: SelectedMailbox) -> int:
     return 0
 
 
-def _qresync(s: ImapSession, sel: SelectedMailbox, q: C.QResync) -> bytes:
+def _qresync(s: ImapSession, sel: SelectedMailbox, q: C.QResync, names: FlagNames) -> bytes:
     """RFC 7162 §3.2.5.1: VANISHED (EARLIER) for what went since the client's modseq, then
     FETCH FLAGS for what changed."""
     out: list[bytes] = []
@@ -114,13 +108,17 @@ def _qresync(s: ImapSession, sel: SelectedMailbox, q: C.QResync) -> bytes:
         out.append(
             b"* VANISHED (EARLIER) " + format_sequence_set(sorted(vanished)).encode() + b"\r\n"
         )
-    for seq, uid in enumerate(sel.uids, start=1):
-        email = sel.record(uid)
-        if email is not None and email.modseq > q.modseq:
-            flags = [Atom(f) for f in sel.flags_of(uid, email)]
-            items: list[Any] = [Atom("UID"), uid, Atom("FLAGS"), flags]
-            items += [Atom("MODSEQ"), [email.modseq]]
-            out.append(s.line(seq, Atom("FETCH"), items))
+    changed = [
+        (seq, uid, email)
+        for seq, uid, email in ((n, u, sel.record(u)) for n, u in enumerate(sel.uids, start=1))
+        if email is not None and email.modseq > q.modseq
+    ]
+    out.append(s.announce_flags((email.keywords for _, _, email in changed), names))
+    for seq, uid, email in changed:
+        flags = [Atom(f) for f in sel.flags_of(uid, email, names)]
+        items: list[Any] = [Atom("UID"), uid, Atom("FLAGS"), flags]
+        items += [Atom("MODSEQ"), [email.modseq]]
+        out.append(s.line(seq, Atom("FETCH"), items))
     return b"".join(out)
 
 

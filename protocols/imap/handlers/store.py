@@ -45,9 +45,16 @@ async def store(s: ImapSession, cmd: C.Store, out: list[bytes]) -> Done:
     # UNCHANGEDSINCE 0 always fails (RFC 7162 §3.1.3): modseqs are >= 1.
     if cmd.unchanged_since == 0:
         ops = []
-    results = (await s.ctx.write(Batch(tuple(ops), now=s.ctx.now()))).results if ops else ()
+    naming = s.keyword_naming(cmd.flags) if ops and cmd.mode != "REMOVE" else ()
+    applied = await s.ctx.write(Batch((*ops, *naming), now=s.ctx.now())) if ops else None
+    results = applied.results[: len(ops)] if applied is not None else ()
+    # The modseq of this STORE's own changes (a message it left unchanged keeps its own).
+    own = dict(applied.modseqs).get(s.account_id, 0) if applied is not None else 0
     modified: list[int] = []
-    reported: set[int] = set()
+    shown: dict[int, tuple[int, int]] = {}  # for forget_flag_news
+    lines: list[tuple[int, list[Any]]] = []  # the FETCH responses: (uid, items)
+    stored: list[tuple[str, ...]] = []  # the keywords of every message stored
+    names = s.flag_names()
     expunged = False
     for (uid, eid), result in zip(targets, results or [None] * len(targets), strict=False):
         if cmd.unchanged_since == 0 or (
@@ -64,18 +71,27 @@ async def store(s: ImapSession, cmd: C.Store, out: list[bytes]) -> Done:
         if email is None:
             expunged = True
             continue
-        reported.add(uid)
+        stored.append(email.keywords)
+        if not cmd.silent:
+            shown[uid] = (0, email.modseq)  # the FETCH below shows this record
+        elif result.value.modseq == own:
+            shown[uid] = (own, own)  # .SILENT: only the client's own change is known to it
         values: list[Any] = []
         if cmd.uid:
             values += [Atom("UID"), uid]
         if not cmd.silent:
-            values += [Atom("FLAGS"), [Atom(f) for f in sel.flags_of(uid, email)]]
+            values += [Atom("FLAGS"), [Atom(f) for f in sel.flags_of(uid, email, names)]]
         if s.condstore:
             values += [Atom("MODSEQ"), [email.modseq]]
         # RFC 7162 §3.1.3: with UNCHANGEDSINCE the new MODSEQ is sent even for .SILENT.
         if not cmd.silent or cmd.unchanged_since is not None:
-            out.append(s.line(sel.seq_of(uid), Atom("FETCH"), values))
-    sel.forget_flag_news(reported)
+            lines.append((uid, values))
+    # RFC 3501 §7.2.6 / RFC 9051 §7.3.5: a keyword new to the client comes in FLAGS, before
+    # the FETCH responses that show it (and with .SILENT too, as Dovecot does).
+    out.append(s.announce_flags(stored, names))
+    for uid, values in lines:
+        out.append(s.line(sel.seq_of(uid), Atom("FETCH"), values))
+    sel.forget_flag_news(shown)
     if modified:
         return Done(
             "Some messages were modified", f"MODIFIED {format_sequence_set(sorted(modified))}"

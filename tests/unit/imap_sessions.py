@@ -1,0 +1,55 @@
+"""Sans-socket IMAP sessions for unit tests: a real :class:`ImapSession` and context on a real
+store, fed parsed command lines."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from protocols.imap.context import ImapContext
+from protocols.imap.framing import Frame, ImapFramer
+from protocols.imap.parser import parse_command
+from protocols.imap.session import ImapSession
+from stalwart_py.storage import write as store_write
+from store import ApplyResult, Batch, Store
+from store.fts import Query
+from store.models import Principal
+
+NOW = 1_800_000_000
+
+
+def frame(line: bytes) -> Frame:
+    framer = ImapFramer()
+    framer.receive_data(line + b"\r\n")
+    out = framer.next_frame()
+    assert isinstance(out, Frame)
+    return out
+
+
+async def run(s: ImapSession, line: bytes) -> bytes:
+    """Executes one command line; the bytes the session answers."""
+    return (await s.execute(parse_command(frame(line)))).data
+
+
+def context(
+    store: Store, write: Callable[[Batch], Awaitable[ApplyResult]] | None = None
+) -> ImapContext:
+    """A context on ``store``: any password logs in, no full-text hits, a fixed clock;
+    writes go through the store's writer thread (or through ``write``)."""
+
+    async def direct(batch: Batch) -> ApplyResult:
+        return await store_write(store, batch)
+
+    async def authenticate(user: str, password: str) -> Principal | None:
+        return store.principal_by_name(user)
+
+    async def search_text(acct: int, query: Query) -> set[int]:
+        return set()
+
+    return ImapContext(
+        store=store,
+        write=write or direct,
+        authenticate=authenticate,
+        search_text=search_text,
+        now=lambda: NOW,
+        allow_plaintext_auth=True,
+    )
