@@ -254,7 +254,7 @@ def test_fetch_sets_seen_and_examine_is_read_only(env: Env) -> None:
             "* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft)",
             "* OK [PERMANENTFLAGS ()] No permanent flags permitted",
             "* 1 EXISTS",
-            "* 0 RECENT",
+            "* 1 RECENT",  # RFC 3501 §6.3.2: as SELECT would report it (not claimed)
             "* OK [UNSEEN 1] First unseen",
             R(r"\* OK \[UIDVALIDITY \d+\] UIDs valid"),
             "* OK [UIDNEXT 2] Predicted next UID",
