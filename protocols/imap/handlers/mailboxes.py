@@ -197,7 +197,10 @@ async def _list(
         out.append(s.line(Atom(verb), [Atom("\\Noselect")], DELIMITER, ""))
         return
     t = tree(s)
-    regexes = [pattern_regex(reference, p) for p in patterns]
+    # A reference or pattern that is no valid name (C.UnusableName) matches nothing: LIST
+    # still answers OK (as Dovecot does), since it asked a valid question.
+    usable = () if isinstance(reference, C.UnusableName) else patterns
+    regexes = [pattern_regex(reference, p) for p in usable if not isinstance(p, C.UnusableName)]
     subscribed_only = "SUBSCRIBED" in selection
     special_only = "SPECIAL-USE" in selection
     show_subscribed = subscribed_only or returns.subscribed
