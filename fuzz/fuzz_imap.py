@@ -113,7 +113,7 @@ def _reparse(command: C.AnyCommand, utf8: bool) -> None:
         again = _parse_one(b"t UID FETCH " + str(command.sequence_set).encode() + b" UID\r\n")
         assert isinstance(again, C.Fetch) and again.sequence_set == command.sequence_set
     mailbox = getattr(command, "mailbox", None)
-    if isinstance(mailbox, str):
+    if isinstance(mailbox, str) and not isinstance(mailbox, C.UnusableName):
         name = mailbox if utf8 else mutf7.encode(mailbox)
         again = _parse_one(b"t DELETE " + encode_value(name, utf8=utf8) + b"\r\n", utf8=utf8)
         assert again == C.Delete("t", mailbox), (again, mailbox)

@@ -13,10 +13,13 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from . import keys
+from .apply_context import BatchContext as _BatchContext
+from .apply_context import OpContext as _OpContext
+from .apply_context import fail as _fail
 from .batch import (
     UNCHANGED,
     AddAlias,
@@ -74,123 +77,6 @@ from .txn import Overlay, View
 log = logging.getLogger(__name__)
 
 MAX_MAILBOX_NAME = 255
-
-
-def _fail(kind: ErrorKind, detail: str = "") -> MailError:
-    return MailError(kind, detail)
-
-
-@dataclass
-class _BatchContext:
-    now: int
-    modseqs: dict[int, int] = field(default_factory=dict)
-    entries: dict[int, list[ChangeEntry]] = field(default_factory=dict)
-    types: dict[int, set[str]] = field(default_factory=dict)
-
-
-class _OpContext:
-    """Reads and writes of one operation, plus the change entries it would log."""
-
-    def __init__(self, parent: Overlay, batch: _BatchContext) -> None:
-        self.txn = Overlay(parent)
-        self.batch = batch
-        self.entries: dict[int, list[ChangeEntry]] = {}
-        self.extra_types: dict[int, set[str]] = {}
-
-    # -- generic record access -------------------------------------------------------------
-    def load(self, cls: type[Any], key: bytes) -> Any:
-        data = self.txn.get(key)
-        return None if data is None else decode_record(cls, data)
-
-    def save(self, key: bytes, record: Any) -> None:
-        self.txn.put(key, encode_record(record))
-
-    def counter(self, name: str) -> int:
-        data = self.txn.get(keys.counter(name))
-        return 0 if data is None else read_u64(data)
-
-    def set_counter(self, name: str, value: int) -> None:
-        self.txn.put(keys.counter(name), u64(value))
-
-    # -- accounts ----------------------------------------------------------------------------
-    def account(self, acct: int) -> AccountState:
-        state = self.load(AccountState, keys.account(acct))
-        if state is None:
-            raise _fail(ErrorKind.NOT_FOUND, f"account {acct}")
-        return state  # type: ignore[no-any-return]
-
-    def modseq(self, acct: int, state: AccountState | None = None) -> int:
-        """The modseq this batch assigns to ``acct`` (one per batch and account).  ``state``, the
-        account's record read in this operation, saves reading it again (its ``modseq`` only
-        changes when the batch is finished)."""
-        m = self.batch.modseqs.get(acct)
-        if m is None:
-            m = (self.account(acct) if state is None else state).modseq + 1
-            self.batch.modseqs[acct] = m
-        return m
-
-    def change(self, acct: int, type_: str, id_: int, op: str, uid: int = 0) -> None:
-        self.entries.setdefault(acct, []).append(ChangeEntry(type_, id_, op, uid))
-
-    def mailbox(self, acct: int, mbox: int) -> Mailbox:
-        mb = self.load(Mailbox, keys.mailbox(acct, mbox))
-        if mb is None:
-            raise _fail(ErrorKind.NOT_FOUND, f"mailbox {mbox}")
-        return mb  # type: ignore[no-any-return]
-
-    def email(self, acct: int, eid: int) -> Email:
-        em = self.load(Email, keys.email(acct, eid))
-        if em is None:
-            raise _fail(ErrorKind.NOT_FOUND, f"email {eid}")
-        return em  # type: ignore[no-any-return]
-
-    def adjust_mailbox(
-        self,
-        acct: int,
-        mbox: int,
-        *,
-        total: int = 0,
-        unseen: int = 0,
-        deleted: int = 0,
-        size: int = 0,
-    ) -> Mailbox:
-        mb = self.mailbox(acct, mbox)
-        m = self.modseq(acct)
-        mb = evolve(
-            mb,
-            total=mb.total + total,
-            unseen=mb.unseen + unseen,
-            deleted=mb.deleted + deleted,
-            size=mb.size + size,
-            highest_modseq=m,
-        )
-        self.save(keys.mailbox(acct, mbox), mb)
-        self.change(acct, "Mailbox", mbox, "u")
-        return mb
-
-    # -- blobs -------------------------------------------------------------------------------
-    def blob_link(self, acct: int, sha: bytes, delta: int) -> None:
-        """Counts the account's emails referencing a blob (download access, RFC 8620 §6.2)."""
-        key = keys.blob_link(acct, sha)
-        data = self.txn.get(key)
-        count = (0 if data is None else read_u32(data)) + delta
-        if count > 0:
-            self.txn.put(key, u32(count))
-        else:
-            self.txn.delete(key)
-
-    def blob_ref(self, sha: bytes, delta: int, info: BlobInfo | None = None) -> None:
-        """Adjusts the blob's reference count; ``info`` is its record if already read."""
-        if info is None:
-            info = self.load(BlobInfo, keys.blob_ref(sha))
-        if info is None:
-            raise _fail(ErrorKind.NOT_FOUND, "blob")
-        refs = info.refs + delta
-        if refs <= 0 and info.hold_until <= self.batch.now:
-            self.txn.delete(keys.blob_ref(sha))
-            self.txn.delete(keys.blob(sha))
-        else:
-            self.save(keys.blob_ref(sha), evolve(info, refs=max(refs, 0)))
 
 
 # -------------------------------------------------------------------------------------------
@@ -716,14 +602,15 @@ def _update_email(ctx: _OpContext, op: UpdateEmail) -> EmailCreated:
         raise _fail(ErrorKind.INVALID, "an email belongs to at least one mailbox")
     for mbox in new_ids - set(old_mb):
         ctx.mailbox(acct, mbox)
-    if new_kw == old_kw and new_ids == set(old_mb):
+    renew = set(op.mailboxes_renew) & set(old_mb) & new_ids
+    if new_kw == old_kw and new_ids == set(old_mb) and not renew:
         return EmailCreated(em.id, em.thread_id, em.mailboxes, em.modseq)
     m = ctx.modseq(acct)
     old_unseen, old_deleted = _flag_counts(old_kw)
     new_unseen, new_deleted = _flag_counts(new_kw)
     mailboxes: dict[int, int] = {}
     for mbox, uid in old_mb.items():
-        if mbox not in new_ids:
+        if mbox not in new_ids or mbox in renew:
             ctx.txn.delete(keys.uid(acct, mbox, uid))
             ctx.adjust_mailbox(
                 acct, mbox, total=-1, unseen=-old_unseen, deleted=-old_deleted, size=-em.size
@@ -739,7 +626,7 @@ def _update_email(ctx: _OpContext, op: UpdateEmail) -> EmailCreated:
                     deleted=new_deleted - old_deleted,
                 )
                 ctx.change(acct, "imap", mbox, "f", uid)
-    for mbox in sorted(new_ids - set(old_mb)):
+    for mbox in sorted((new_ids - set(old_mb)) | renew):
         mb = ctx.mailbox(acct, mbox)
         uid = mb.uidnext
         ctx.save(keys.mailbox(acct, mbox), evolve(mb, uidnext=uid + 1))

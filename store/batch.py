@@ -167,6 +167,9 @@ class UpdateEmail(Op):
     mailboxes_remove: tuple[int, ...] = ()
     mailboxes_set: tuple[int, ...] | None = None
     if_modseq: int = 0  # conditional update (IMAP UNCHANGEDSINCE); 0 = unconditional
+    # Mailboxes the email stays in under a new UID (IMAP MOVE to the selected mailbox): its
+    # old UID is expunged there and a new one appended; the email keeps its id.
+    mailboxes_renew: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

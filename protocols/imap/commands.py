@@ -275,6 +275,21 @@ class QResync:
     seq_match: tuple[SequenceSet, SequenceSet] | None = None
 
 
+class UnusableName(str):
+    """A mailbox name (or LIST pattern) that is valid syntax but names no possible mailbox:
+    modified UTF-7 that does not decode in an IMAP4rev1 session (``&`` that opens no valid
+    base64 run, RFC 3501 §5.1.3), or a control character.  It holds the text as sent; BAD is
+    only for syntax errors (RFC 9051 §7.1), so commands naming it answer NO and a LIST pattern
+    of it matches nothing."""
+
+    reason: str
+
+    def __new__(cls, text: str, reason: str) -> UnusableName:
+        self = super().__new__(cls, text)
+        self.reason = reason
+        return self
+
+
 @dataclass(frozen=True, slots=True)
 class Select(Command):
     """SELECT, or EXAMINE when ``readonly``."""

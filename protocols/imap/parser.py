@@ -304,15 +304,15 @@ class _Reader:
         return self.decode(self.astring_bytes(), self.charset)
 
     def mailbox_text(self, raw: str) -> str:
-        """A mailbox name or pattern: modified UTF-7 unless UTF8=ACCEPT (RFC 6855 §3)."""
+        """A mailbox name or pattern: modified UTF-7 unless UTF8=ACCEPT (RFC 6855 §3); one that
+        is no valid name is not a syntax error (NO, not BAD): :class:`C.UnusableName`."""
         if self.utf8:
-            if any(ord(c) < 0x20 or ord(c) == 0x7F for c in raw):
-                raise self.fail("Control character in mailbox name")
-            return raw
+            bad = any(ord(c) < 0x20 or ord(c) == 0x7F for c in raw)
+            return C.UnusableName(raw, "control character in mailbox name") if bad else raw
         try:
             return mutf7.decode(raw)
         except ValueError as exc:
-            raise self.fail(f"Invalid mailbox name: {exc}") from None
+            return C.UnusableName(raw, str(exc))
 
     def mailbox(self) -> str:
         name = self.mailbox_text(self.astring())

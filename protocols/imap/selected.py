@@ -48,8 +48,10 @@ class Untagged:
 
 
 class RecentTracker:
-    """\\Recent (IMAP4rev1): a new message is recent in exactly one session — the first that
-    sees it with the mailbox selected read-write (RFC 3501 §2.3.2)."""
+    """\\Recent (IMAP4rev1): a new message is recent in exactly one read-write session — the
+    first that sees it with the mailbox selected read-write (RFC 3501 §2.3.2).  Read-only
+    sessions (EXAMINE) also see the messages no read-write session has claimed as recent,
+    without claiming them."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -57,9 +59,14 @@ class RecentTracker:
 
     def count(self, acct: int, mbox: int, uids: list[int]) -> int:
         """How many of ``uids`` no session has claimed yet (STATUS RECENT, RFC 3501 §6.3.10)."""
+        return len(self.unclaimed(acct, mbox, uids))
+
+    def unclaimed(self, acct: int, mbox: int, uids: list[int]) -> set[int]:
+        """The ``uids`` no session has claimed yet, claiming none: what a read-only session
+        (EXAMINE) shows as \\Recent without clearing it for the next SELECT."""
         with self._lock:
             top = self._claimed.get((acct, mbox), 0)
-        return sum(1 for u in uids if u > top)
+        return {u for u in uids if u > top}
 
     def claim(self, acct: int, mbox: int, uids: list[int]) -> set[int]:
         with self._lock:
@@ -116,8 +123,20 @@ class SelectedMailbox:
         # announce() extends it.  Keyword sets already checked against it: the fast path.
         self.announced: set[str] = set()
         self._announced_sets: set[tuple[str, ...]] = set()
-        if recent is not None and not read_only:
-            self.recent = recent.claim(account_id, mailbox_id, self.uids)
+        if recent is not None:
+            self.recent = self._recent_of(self.uids)
+
+    def _recent_of(self, uids: list[int]) -> set[int]:
+        """The \\Recent ones among ``uids`` newly seen by this session.  A read-write session
+        claims them (it is the first to be told, RFC 3501 §2.3.2); a read-only one (EXAMINE)
+        sees them recent as SELECT would (§6.3.2: EXAMINE reports the same RECENT count) but
+        claims nothing, so the next SELECT still gets them."""
+        tracker = self._recent_tracker
+        if tracker is None:
+            return set()
+        if self.read_only:
+            return tracker.unclaimed(self.account_id, self.mailbox_id, uids)
+        return tracker.claim(self.account_id, self.mailbox_id, uids)
 
     def _unchanged(self) -> bool:
         """Whether the account still stands at the modseq this session started from."""
@@ -319,10 +338,7 @@ class SelectedMailbox:
             for _, email in self.records_for(self._new):
                 if email is not None and email.keywords:
                     news.arrived.append(email.keywords)
-            if self._recent_tracker is not None and not self.read_only:
-                self.recent |= self._recent_tracker.claim(
-                    self.account_id, self.mailbox_id, self._new
-                )
+            self.recent |= self._recent_of(self._new)
             self._new.clear()
             news.exists = len(self.uids)
             news.recent = len(self.recent)

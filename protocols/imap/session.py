@@ -124,6 +124,25 @@ class Done:
     payload: Any = None
 
 
+def unusable_name_refusal(cmd: C.Command) -> Done | None:
+    """NO for a command that names a mailbox no name can reach (:class:`C.UnusableName`):
+    it parsed, so it is no BAD (RFC 9051 §7.1, RFC 3501 §7.1: BAD is for syntax errors).
+    ``[CANNOT]`` where the name would be created (CREATE, RENAME's new name: it never can
+    be), ``[NONEXISTENT]`` where it should exist (no TRYCREATE for APPEND/COPY/MOVE: CREATE
+    would fail too).  LIST and LSUB patterns are left to LIST, where they match nothing; SELECT
+    and EXAMINE ask here after closing the selected mailbox (a failed SELECT leaves none
+    selected, RFC 9051 §6.3.1)."""
+    if isinstance(cmd, (C.List, C.Lsub)):
+        return None
+    name = getattr(cmd, "mailbox", None)
+    code = "CANNOT" if isinstance(cmd, C.Create) else "NONEXISTENT"
+    if not isinstance(name, C.UnusableName) and isinstance(cmd, C.Rename):
+        name, code = cmd.new_name, "CANNOT"
+    if not isinstance(name, C.UnusableName):
+        return None
+    return Done(f"Invalid mailbox name: {name.reason}", code, "NO")
+
+
 Handler = Callable[["ImapSession", Any, list[bytes]], Awaitable[Done]]
 
 BASE_CAPABILITIES = (
@@ -229,7 +248,8 @@ class ImapSession:
 
         out: list[bytes] = []
         try:
-            done = await HANDLERS[type(cmd)](self, cmd, out)
+            refusal = None if isinstance(cmd, C.Select) else unusable_name_refusal(cmd)
+            done = refusal or await HANDLERS[type(cmd)](self, cmd, out)
         except CommandFailed as failure:
             if failure.status == "BAD":
                 self.bad_commands += 1

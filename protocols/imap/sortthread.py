@@ -99,8 +99,18 @@ def is_reply_or_forward(subject: str | None) -> bool:
 
 
 def casemap(text: str) -> str:
-    """A simplified i;unicode-casemap (RFC 5051): full case folding, then NFKD."""
-    return unicodedata.normalize("NFKD", text.casefold())
+    """The comparison key of SORT and THREAD strings, compared by code point (which orders
+    like their UTF-8 octets).
+
+    For US-ASCII text it is exactly i;ascii-casemap (RFC 5256 §3, RFC 4790 §9.2): a-z become
+    A-Z and nothing else changes, so the six characters 0x5B-0x60 ("[", backslash, "]", "^",
+    "_", backquote) sort after every letter and before "{|}~".  Other text is also
+    case-folded and decomposed (NFKD) as i;unicode-casemap (RFC 5051) folds case and
+    compatibility forms, then mapped to upper case, so that it agrees with the ASCII rule.
+    """
+    if text.isascii():
+        return text.upper()
+    return unicodedata.normalize("NFKD", text.casefold().upper())
 
 
 def subject_key(subject: str | None) -> str:
@@ -120,9 +130,10 @@ def _first_address(addrs: tuple[EnvelopeAddress, ...]) -> EnvelopeAddress | None
 
 
 def _first_mailbox(addrs: tuple[EnvelopeAddress, ...]) -> str:
-    # RFC 5256 §3: "[IMAP] addr-mailbox of the first ... address"; none sorts as "".
-    a = _first_address(addrs)
-    return casemap(a.mailbox or "") if a is not None else ""
+    """RFC 5256 §3: the addr-mailbox of the first address *as ENVELOPE presents it*; for a
+    list that starts with a group (``Cc: group: a@b;``) that is the group start marker, whose
+    addr-mailbox is the group name (RFC 3501 §7.4.2).  No address sorts as ""."""
+    return casemap(addrs[0].mailbox or "") if addrs else ""
 
 
 def _display(addrs: tuple[EnvelopeAddress, ...]) -> str:
@@ -333,13 +344,17 @@ def _link_references(messages: list[SortMessage]) -> list[_Container]:
             if child.has_descendant(parent):  # would introduce a loop
                 continue
             parent.add_child(child)
-        # (1.B) The last reference is the parent of this message; an existing parent (from
-        # a truncated References elsewhere) is replaced; no references means no parent.
+        # (1.B) The last reference is the parent of this message; no references means no
+        # parent.  An existing parent (another message's References put it there, "probably
+        # the result of a truncated References") is broken *before* the new link is made,
+        # and stays broken when the new link is refused for making a loop: a message's own
+        # References outrank what others say about it, so a loop never joins this message to
+        # the thread of a message it does not itself reference (Dovecot does the same).
         last = refs[-1] if refs else None
-        if last is None:
+        if box.parent is not last:
             box.unlink()
-        elif box.parent is not last and not box.has_descendant(last):
-            last.add_child(box)
+            if last is not None and not box.has_descendant(last):
+                last.add_child(box)
     seen: set[int] = set()
     roots: list[_Container] = []
     for box in table.values():

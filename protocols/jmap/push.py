@@ -72,8 +72,14 @@ def state_change(
 
 
 def filter_types(types: Iterable[str], wanted: frozenset[str] | None) -> list[str]:
-    """The pushable ``types`` the client asked for (``wanted`` None: all), sorted."""
-    return sorted(t for t in types if t not in UNPUSHED_TYPES and (wanted is None or t in wanted))
+    """The pushable ``types`` the client asked for (``wanted`` None: all), sorted.  Types
+    named ``imap:...`` are IMAP's own state (subscriptions of deleted mailboxes), no JMAP
+    data type either."""
+    return sorted(
+        t
+        for t in types
+        if t not in UNPUSHED_TYPES and not t.startswith("imap:") and (wanted is None or t in wanted)
+    )
 
 
 def dumps(value: Any) -> str:

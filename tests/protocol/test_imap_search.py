@@ -262,3 +262,28 @@ def test_address_keys_match_group_names(env: Env) -> None:
     w.cmd("a2 SEARCH CC team").expect(["* SEARCH 1"], "a2 OK SEARCH completed")
     w.cmd("a3 SEARCH CC carol@c").expect(["* SEARCH 1"], "a3 OK SEARCH completed")
     w.cmd("a4 SEARCH FROM team").expect(["* SEARCH"], "a4 OK SEARCH completed")
+
+
+def test_sort_uses_ascii_casemap_and_envelope_group_names(env: Env) -> None:
+    """RFC 5256 §3 sorts strings with i;ascii-casemap (RFC 4790 §9.2: a-z become A-Z first),
+    so "_", "[" and the other 0x5B-0x60 characters sort after the letters and before "{|}~";
+    and the FROM/TO/CC key is the first address as ENVELOPE presents it, which for
+    ``Cc: Team: a@b;`` is the group name (not the first member, not "")."""
+    user = env.user()
+    rows = [
+        ("_under", "_u@x.test", "Zed <zed@z.test>"),
+        ("apple", "bob@x.test", "Team: aaron@a.test;"),
+        ("Zulu", "Zoe@x.test", "undisclosed-recipients:;"),
+        ("{brace", "~t@x.test", "carl@c.test"),
+    ]
+    w = env.session(user)
+    for i, (subject, sender, cc) in enumerate(rows):
+        data = msg(subject, sender, "Mon, 01 Jan 2024 10:00:00 +0000", "b", f"Cc: {cc}\r\n")
+        assert w.cmd_literals(f"p{i} APPEND INBOX ", data, "").status == "OK"
+    w.cmd("s SELECT INBOX")
+    w.cmd("a1 SORT (SUBJECT) UTF-8 ALL").expect(["* SORT 2 3 1 4"], "a1 OK SORT completed")
+    w.cmd("a2 SORT (FROM) UTF-8 ALL").expect(["* SORT 2 3 1 4"], "a2 OK SORT completed")
+    w.cmd("a3 SORT (DISPLAYFROM) UTF-8 ALL").expect(["* SORT 2 3 1 4"], "a3 OK SORT completed")
+    # CC: carl, TEAM (group), UNDISCLOSED-RECIPIENTS (empty group), Zed's zed.
+    w.cmd("a4 SORT (CC) UTF-8 ALL").expect(["* SORT 4 2 3 1"], "a4 OK SORT completed")
+    w.cmd("a5 SORT (REVERSE CC) UTF-8 ALL").expect(["* SORT 1 3 2 4"], "a5 OK SORT completed")

@@ -163,6 +163,35 @@ def test_rev1_recent_and_rev2_differences(env: Env) -> None:
     w3.cmd("c5 NOOP").expect(["* 3 EXISTS"], "c5 OK NOOP completed")
 
 
+def test_examine_reports_recent_as_select_would_without_clearing_it(env: Env) -> None:
+    """RFC 3501 §6.3.2: EXAMINE returns the same untagged responses as SELECT, RECENT
+    included, but the mailbox is read-only, so it clears no \\Recent flag (§2.3.2: the
+    flag belongs to the first read-write session told about the message)."""
+    user, a = filled(env, 2)
+    r = a.cmd("a1 EXAMINE INBOX")
+    assert "* 2 EXISTS" in r.lines and "* 2 RECENT" in r.lines, str(r)
+    a.cmd("a2 FETCH 1:* (FLAGS)").expect(
+        ["* 1 FETCH (FLAGS (\\Recent))", "* 2 FETCH (FLAGS (\\Recent))"], "a2 OK FETCH completed"
+    )
+    c = env.session(user)
+    c.cmd("c1 STATUS INBOX (RECENT)").expect(
+        ['* STATUS "INBOX" (RECENT 2)'], "c1 OK STATUS completed"
+    )
+    assert "* 2 RECENT" in a.cmd("a3 EXAMINE INBOX").lines
+    b = env.session(user)
+    assert "* 2 RECENT" in b.cmd("b1 SELECT INBOX").lines  # EXAMINE cleared nothing
+    # Now the read-write session holds them: EXAMINE says what SELECT would say now.
+    assert "* 0 RECENT" in a.cmd("a4 EXAMINE INBOX").lines
+    a.cmd("a5 FETCH 1:* (FLAGS)").expect(
+        ["* 1 FETCH (FLAGS ())", "* 2 FETCH (FLAGS ())"], "a5 OK FETCH completed"
+    )
+    # A new message: the examining session reports it recent, and leaves it for the next
+    # read-write session to claim.
+    c.cmd_literals("c2 APPEND INBOX ", message("third"), "")
+    a.cmd("a6 NOOP").expect(["* 3 EXISTS", "* 1 RECENT"], "a6 OK NOOP completed")
+    b.cmd("b2 NOOP").expect(["* 3 EXISTS", "* 3 RECENT"], "b2 OK NOOP completed")
+
+
 # -- two sessions --------------------------------------------------------------------------------
 
 

@@ -211,6 +211,38 @@ def test_keyword_spellings_first_spelling_wins_and_go_with_the_account(store: St
     assert store.keyword_spelling(1, "mykeyword") is None
 
 
+def test_update_email_renews_its_uid_in_a_mailbox_it_stays_in(store: Store) -> None:
+    """``mailboxes_renew`` (IMAP MOVE to the selected mailbox, RFC 6851): the email keeps its
+    id, flags and other mailboxes; in the renewed mailbox its old UID is expunged and a new
+    one appended (logged "x" then "a"); the mailbox's counts are unchanged."""
+    e = deliver(store, 1, "r@x", mailboxes=(1, 2), keywords=("$flagged",)).value
+    assert e.uids == ((1, 1), (2, 1))
+    before = store.mailbox(1, 1)
+    res = store.write(Batch((UpdateEmail(1, e.email_id, mailboxes_renew=(1,)),), 1))
+    assert res[0].ok and res[0].value.email_id == e.email_id
+    assert res[0].value.uids == ((1, 2), (2, 1))
+    email = store.email(1, e.email_id)
+    assert email is not None and email.keywords == ("$flagged",)
+    assert store.mailbox_uids(1, 1) == [(2, e.email_id)]
+    after = store.mailbox(1, 1)
+    assert (after.total, after.unseen, after.size, after.uidnext) == (
+        before.total,
+        before.unseen,
+        before.size,
+        3,
+    )
+    [(_, entries)] = store.changes_since(1, res[0].value.modseq - 1)
+    uid_events = [(e.id, e.op, e.uid) for e in entries if e.type == "imap"]
+    assert uid_events == [(1, "x", 1), (1, "a", 2)]
+    # A renewed mailbox that the update also leaves, or that the email is not in: ignored.
+    gone = store.write(
+        Batch((UpdateEmail(1, e.email_id, mailboxes_remove=(2,), mailboxes_renew=(2,)),), 1)
+    )
+    assert gone[0].value.uids == ((1, 2),)
+    none = store.write(Batch((UpdateEmail(1, e.email_id, mailboxes_renew=(2,)),), 1))
+    assert none[0].value.uids == ((1, 2),) and none[0].value.modseq == gone[0].value.modseq
+
+
 def test_destroy_email_releases_blob_and_quota(store: Store) -> None:
     e = deliver(store, 1, "z@x", now=10).value
     sha = store.email(1, e.email_id).blob

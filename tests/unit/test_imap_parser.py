@@ -149,11 +149,20 @@ def test_mailbox_names_modified_utf7_and_utf8() -> None:
     cmd = p(b"a SELECT ~peter/mail/&U,BTFw-/&ZeVnLIqe-")
     assert cmd == C.Select("a", "~peter/mail/台北/日本語")
     assert p(b"a DELETE &-x") == C.Delete("a", "&x")
-    assert bad(b"a DELETE &abc").text.startswith("Invalid mailbox name")
+    # Valid syntax, not modified UTF-7: no parse error (BAD is for syntax, RFC 9051 §7.1) but
+    # an UnusableName, which the session answers with NO.
+    cmd = p(b"a DELETE &abc")
+    assert isinstance(cmd, C.Delete) and isinstance(cmd.mailbox, C.UnusableName)
+    assert cmd.mailbox == "&abc" and cmd.mailbox.reason == "unterminated modified base64 run"
+    plain = p(b"a DELETE &-x")
+    assert isinstance(plain, C.Delete) and not isinstance(plain.mailbox, C.UnusableName)
     # With UTF8=ACCEPT, "&" is just a character and names are UTF-8.
     assert p(b"a DELETE &abc", utf8=True) == C.Delete("a", "&abc")
     assert p('a DELETE "Entwürfe"'.encode(), utf8=True) == C.Delete("a", "Entwürfe")
-    assert bad(b"a DELETE {2}\r\na\x01", utf8=True).tag == "a"
+    cmd = p(b"a DELETE {2}\r\na\x01", utf8=True)
+    assert isinstance(cmd, C.Delete) and isinstance(cmd.mailbox, C.UnusableName)
+    listed = p(b'a LIST "" ("x" "a&b")')
+    assert isinstance(listed, C.List) and isinstance(listed.patterns[1], C.UnusableName)
 
 
 def test_create_special_use() -> None:

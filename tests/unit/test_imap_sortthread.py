@@ -77,6 +77,17 @@ def test_subject_key_folds_case_and_compatibility_forms() -> None:
     assert subject_key("Re: a") != subject_key("b")
 
 
+def test_casemap_is_ascii_casemap_for_ascii() -> None:
+    """RFC 5256 §3 / RFC 4790 §9.2 (i;ascii-casemap): a-z become A-Z, then octets compare, so
+    the six characters between "Z" and "a" sort after every letter and before "{|}~"."""
+    words = ["~e", "{c", "_a", "Z", "[b", "a", "`d", "^f", "\\g", "]h", "B", "0", " s"]
+    ordered = sorted(words, key=casemap)
+    assert ordered == [" s", "0", "a", "B", "Z", "[b", "\\g", "]h", "^f", "_a", "`d", "{c", "~e"]
+    assert casemap("Hello [World]") == "HELLO [WORLD]"
+    # Non-ASCII text: folded and decomposed too, then upper case like the ASCII letters.
+    assert sorted(["élan", "Ezra", "_x", "Fox"], key=casemap) == ["Ezra", "élan", "Fox", "_x"]
+
+
 # --- SortMessage from a parsed message ---------------------------------------------------------
 
 
@@ -102,12 +113,14 @@ In-Reply-To: <r9@x>
     )
     assert (m.seq, m.uid, m.arrival) == (1, 10, 1_000_000)
     assert m.sent == 1072915200
-    assert m.from_ == "zoe"
-    assert m.to == "bob"  # the group marker is skipped: first real address
-    assert m.cc == "dave"
+    assert m.from_ == "ZOE"
+    # RFC 5256 §3: the first address as ENVELOPE presents it, the group start marker
+    # (NIL NIL "Team" NIL): its addr-mailbox is the group name.
+    assert m.to == "TEAM"
+    assert m.cc == "DAVE"
     assert m.display_from == casemap("Zoë")  # RFC 2047-decoded display name
-    assert m.display_to == "team"  # RFC 5957: the list starts with a group: its name
-    assert m.subject == "hello"
+    assert m.display_to == "TEAM"  # RFC 5957: the list starts with a group: its name
+    assert m.subject == "HELLO"
     assert m.is_reply
     assert m.message_id == "m1@x"
     assert m.references == ("r1@x", "r2@x")  # References wins over In-Reply-To
@@ -123,7 +136,7 @@ In-Reply-To: junk text <p1@x> more <p2@x>
 """
     )
     assert m.sent == 1_000_000  # RFC 5256 §2.2: invalid Date -> internal date
-    assert m.display_from == "plain@example.org"  # no display-name: the addr-spec
+    assert m.display_from == "PLAIN@EXAMPLE.ORG"  # no display-name: the addr-spec
     assert m.to == "" and m.display_to == "" and m.cc == ""
     assert m.message_id is None
     assert m.references == ("p1@x",)  # first valid id of In-Reply-To
@@ -180,6 +193,18 @@ def test_sort_multiple_keys() -> None:
     assert _seqs(sort(msgs, [("FROM", True), ("DATE", False)])) == [3, 1, 2, 4]
     assert _seqs(sort(msgs, [("FROM", False), ("DATE", True)])) == [4, 2, 1, 3]
     assert _seqs(sort(msgs, [("DATE", False), ("FROM", True)])) == [3, 1, 2, 4]
+
+
+def test_sort_address_keys_of_groups_follow_the_envelope() -> None:
+    """RFC 5256 §3: FROM/TO/CC sort on the addr-mailbox of the first address as ENVELOPE
+    presents it; a list that starts with a group starts with its group start marker, whose
+    addr-mailbox is the group name (an empty group too)."""
+    team = _parsed("From: Team: zz@x.org;\nCc: undisclosed-recipients:;\nTo: a@b, c@d")
+    assert (team.from_, team.cc, team.to) == ("TEAM", "UNDISCLOSED-RECIPIENTS", "A")
+    other = _parsed("From: z@x.org\nCc: b@x.org")  # sorts after "TEAM", before its "zz"
+    by_from = sort([_m(1, from_=team.from_), _m(2, from_=other.from_)], [("FROM", False)])
+    assert _seqs(by_from) == [1, 2]
+    assert _seqs(sort([_m(1, cc=team.cc), _m(2, cc=other.cc)], [("CC", False)])) == [2, 1]
 
 
 def test_sort_display_and_cc_to() -> None:
@@ -337,6 +362,51 @@ def test_references_loop_is_not_created() -> None:
     msgs = [_t(1, 1, "a", "ma", ("mb",)), _t(2, 2, "b", "mb", ("ma",))]
     out = format_threads(thread_references(msgs))
     assert out == b"(2 1)"
+
+
+def test_references_loop_breaks_the_link_other_references_made() -> None:
+    """RFC 5256 §4 step 1.B: a message's existing parent (set by another message's
+    References) is broken *before* its own link is made, and stays broken when that link
+    is refused because it would make a loop.  A lists "b c"; C's own References say A
+    (a loop); B is unrelated to C and A as far as C and A's own headers go: (2 1)(3), as
+    Dovecot answers, not (3 2 1)."""
+    msgs = [
+        _t(1, 1, "one", "a", ("b", "c")),
+        _t(2, 2, "two", "c", ("a",)),
+        _t(3, 3, "three", "b"),
+    ]
+    assert format_threads(thread_references(msgs)) == b"(2 1)(3)"
+    # ORDEREDSUBJECT does not look at references at all.
+    assert format_threads(thread_orderedsubject(msgs)) == b"(1)(2)(3)"
+
+
+def test_references_mutual_loop_keeps_unrelated_message_apart() -> None:
+    """RFC 5256 §4 step 1.A/1.B: 2 references 3 and 3 references 2; 1 stays alone:
+    (1)(3 2)."""
+    msgs = [
+        _t(1, 1, "m1", "1"),
+        _t(2, 2, "m2", "2", ("3",)),
+        _t(3, 3, "m3", "3", ("2",)),
+    ]
+    assert format_threads(thread_references(msgs)) == b"(1)(3 2)"
+
+
+def test_references_self_reference_in_a_chain() -> None:
+    """RFC 5256 §4 step 1.A: a message that lists its own id among its References is not
+    made its own ancestor (no loop), and its reply still threads below it."""
+    msgs = [_t(1, 1, "one", "a", ("x", "a")), _t(2, 2, "two", "b", ("a",))]
+    assert format_threads(thread_references(msgs)) == b"(1 2)"
+
+
+def test_references_duplicate_id_in_a_loop() -> None:
+    """RFC 5256 §4 step 1.A: a duplicate Message-ID is treated as if it were unique; its
+    References still link it (3 references the first "a", message 1)."""
+    msgs = [
+        _t(1, 1, "one", "a"),
+        _t(2, 2, "two", "b", ("a",)),
+        _t(3, 3, "three", "a", ("b",)),  # the duplicate "a" replies to b
+    ]
+    assert format_threads(thread_references(msgs)) == b"(1 2 3)"
 
 
 def test_references_self_reference() -> None:

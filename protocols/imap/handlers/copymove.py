@@ -2,6 +2,7 @@
 
 COPY creates independent messages (new email ids, same stored blob): flags set later on one copy
 do not reach the other, as IMAP clients expect. MOVE keeps the email and changes its mailbox.
+Both may name the selected mailbox: the messages get new UIDs in it.
 """
 
 from __future__ import annotations
@@ -97,8 +98,10 @@ async def move(s: ImapSession, cmd: C.Move, out: list[bytes]) -> Done:
     target = _target(s, cmd.mailbox)
     uids = s.resolve(cmd.sequence_set, uid=cmd.uid)
     store = s.ctx.store
-    if target.id == sel.mailbox_id:
-        raise CommandFailed("NO", "Source and target are the same mailbox", "CANNOT")
+    # MOVE to the selected mailbox itself: RFC 6851 does not forbid it, and (as Dovecot does)
+    # the messages get new UIDs there: COPYUID, the old UIDs expunged, EXISTS for the new.
+    # The email keeps its id (JMAP sees it updated, in the same mailboxes).
+    here = (target.id,) if target.id == sel.mailbox_id else ()
     ops: list[UpdateEmail] = []
     sources: list[int] = []
     for uid in uids:
@@ -110,8 +113,9 @@ async def move(s: ImapSession, cmd: C.Move, out: list[bytes]) -> Done:
             UpdateEmail(
                 s.account_id,
                 email.id,
-                mailboxes_remove=(sel.mailbox_id,),
-                mailboxes_add=(target.id,),
+                mailboxes_remove=() if here else (sel.mailbox_id,),
+                mailboxes_add=() if here else (target.id,),
+                mailboxes_renew=here,
             )
         )
         sources.append(uid)

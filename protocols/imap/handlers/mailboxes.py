@@ -16,6 +16,7 @@ from ..mutf7 import encode as mutf7_encode
 from ..names import ATTRIBUTE_ROLES, DELIMITER, MailboxTree, normalise
 from ..serializer import ResponseCode
 from ..session import CommandFailed, Done, ImapSession
+from ..subscriptions import Orphans
 from ..values import Atom
 
 
@@ -35,8 +36,10 @@ def require(s: ImapSession, name: str) -> Mailbox:
     return mb
 
 
-async def _write_one(s: ImapSession, op: Any) -> Any:
-    result = (await s.ctx.write(Batch((op,), now=s.ctx.now())))[0]
+async def _write_one(s: ImapSession, op: Any, *then: Any) -> Any:
+    """Writes ``op`` (and the ``then`` operations after it, in the same batch: their outcome
+    does not matter); ``op``'s value, or its error raised."""
+    result = (await s.ctx.write(Batch((op, *then), now=s.ctx.now())))[0]
     if result.error is not None:
         raise result.error
     return result.value
@@ -51,17 +54,19 @@ def _check_name(name: str) -> list[str]:
 
 async def _create_path(s: ImapSession, name: str, role: str = "") -> int:
     """Creates ``name`` and any missing superiors (RFC 9051 §6.3.4); the new mailbox's id."""
-    _check_name(name)
+    parts = _check_name(name)
     parent, missing = tree(s).split_new(name)
     if not missing:
         raise CommandFailed("NO", "Mailbox already exists", "ALREADYEXISTS")
+    orphans = Orphans(s.ctx.store, s.account_id)
     for i, part in enumerate(missing):
         last = i == len(missing) - 1
-        parent = await _write_one(
-            # RFC 9051 §6.3.4: CREATE does not subscribe; clients SUBSCRIBE themselves.
-            s,
-            CreateMailbox(s.account_id, part, parent, role if last else "", 0, False),
-        )
+        path = DELIMITER.join(parts[: len(parts) - len(missing) + i + 1])
+        # RFC 9051 §6.3.4: CREATE does not subscribe; clients SUBSCRIBE themselves.  But a
+        # name that stayed on the subscription list when its mailbox was deleted (RFC 3501
+        # §6.3.6) is subscribed: the new mailbox takes the subscription over.
+        op = CreateMailbox(s.account_id, part, parent, role if last else "", 0, path in orphans)
+        parent = await _write_one(s, op, *orphans.forget(path))
     return int(parent)
 
 
@@ -86,10 +91,21 @@ async def create(s: ImapSession, cmd: C.Create, out: list[bytes]) -> Done:
 
 
 async def delete(s: ImapSession, cmd: C.Delete, out: list[bytes]) -> Done:
-    mb = require(s, cmd.mailbox)
+    t = tree(s)
+    mb = t.find(cmd.mailbox)
+    if mb is None:
+        raise CommandFailed("NO", "No such mailbox", "NONEXISTENT")
     if mb.role == "inbox":
         raise CommandFailed("NO", "INBOX cannot be deleted", "CANNOT")
     await _write_one(s, DestroyMailbox(s.account_id, mb.id, remove_emails=True))
+    # RFC 3501 §6.3.6: the server "MUST NOT unilaterally remove" a name from the subscription
+    # list when its mailbox goes (RFC 9051 §6.3.7: SHOULD NOT).  An unsubscribed name drops
+    # an entry a JMAP-created mailbox of the same name may have left.
+    orphans = Orphans(s.ctx.store, s.account_id)
+    path = t.path(mb.id)
+    after = orphans.keep(path) if mb.subscribed else orphans.forget(path)
+    if after:
+        await s.ctx.write(Batch(after, now=s.ctx.now()))
     return Done("DELETE completed")
 
 
@@ -119,7 +135,12 @@ async def rename(s: ImapSession, cmd: C.Rename, out: list[bytes]) -> Done:
         parent = existing.id if existing is not None else await _create_path(s, parent_name)
     if parent == source.id or _is_descendant(t, parent, source.id):
         raise CommandFailed("NO", "Cannot move a mailbox under itself", "CANNOT")
-    await _write_one(s, UpdateMailbox(s.account_id, source.id, name=parts[-1], parent_id=parent))
+    # The mailbox keeps its own subscription (JMAP's isSubscribed goes with it); a new name
+    # still on the subscription list (its mailbox was deleted) subscribes it, as CREATE does.
+    orphans = Orphans(s.ctx.store, s.account_id)
+    subscribed = True if new_name in orphans else None
+    op = UpdateMailbox(s.account_id, source.id, parts[-1], parent, subscribed=subscribed)
+    await _write_one(s, op, *orphans.forget(new_name))
     return Done("RENAME completed")
 
 
@@ -141,8 +162,15 @@ async def subscribe(s: ImapSession, cmd: C.Subscribe, out: list[bytes]) -> Done:
 
 
 async def unsubscribe(s: ImapSession, cmd: C.Unsubscribe, out: list[bytes]) -> Done:
-    mb = require(s, cmd.mailbox)
-    await _write_one(s, UpdateMailbox(s.account_id, mb.id, subscribed=False))
+    mb = tree(s).find(cmd.mailbox)
+    orphans = Orphans(s.ctx.store, s.account_id)
+    forget = orphans.forget(cmd.mailbox)
+    if mb is not None:
+        await _write_one(s, UpdateMailbox(s.account_id, mb.id, subscribed=False), *forget)
+    elif forget:  # a subscribed name whose mailbox was deleted (RFC 3501 §6.3.6)
+        await s.ctx.write(Batch(forget, now=s.ctx.now()))
+    else:
+        raise CommandFailed("NO", "No such mailbox", "NONEXISTENT")
     return Done("UNSUBSCRIBE completed")
 
 
@@ -197,50 +225,72 @@ async def _list(
         out.append(s.line(Atom(verb), [Atom("\\Noselect")], DELIMITER, ""))
         return
     t = tree(s)
-    regexes = [pattern_regex(reference, p) for p in patterns]
-    subscribed_only = "SUBSCRIBED" in selection
+    # A reference or pattern that is no valid name (C.UnusableName) matches nothing: LIST
+    # still answers OK (as Dovecot does), since it asked a valid question.
+    usable = () if isinstance(reference, C.UnusableName) else patterns
+    regexes = [pattern_regex(reference, p) for p in usable if not isinstance(p, C.UnusableName)]
+
+    def matched(path: str) -> bool:
+        return any(r.match(path) for r in regexes)
+
     special_only = "SPECIAL-USE" in selection
-    show_subscribed = subscribed_only or returns.subscribed
-    recursive = "RECURSIVEMATCH" in selection
-    for path, mb in sorted(t.by_path.items(), key=lambda kv: (kv[0] != "INBOX", kv[0])):
-        if not any(r.match(path) for r in regexes):
+    show_subscribed = "SUBSCRIBED" in selection or returns.subscribed
+    subscribed = _subscribed_names(s, t) if "SUBSCRIBED" in selection else None
+    names = set(t.by_path) if subscribed is None else _with_parents(subscribed)
+    for path in sorted(names, key=lambda p: (p != "INBOX", p)):
+        if not matched(path):
             continue
+        mb = t.by_path.get(path)
         extra: list[Any] = []
-        if subscribed_only and not mb.subscribed:
-            # A parent of subscribed mailboxes the pattern hides: LSUB lists it \Noselect
+        if subscribed is not None and path not in subscribed:
+            # A parent of subscribed names the pattern hides: LSUB lists it \Noselect
             # (RFC 3501 §6.3.9), LIST RECURSIVEMATCH with CHILDINFO (RFC 5258 §3.5).
-            if not _hidden_subscribed_descendant(t, mb.id, regexes):
+            below = path + DELIMITER
+            if not any(n.startswith(below) and not matched(n) for n in subscribed):
                 continue
             if verb == "LSUB":
                 out.append(s.line(Atom(verb), [Atom("\\Noselect")], DELIMITER, wire_name(s, path)))
                 continue
-            if not recursive:
+            if "RECURSIVEMATCH" not in selection:
                 continue
             extra = [["CHILDINFO", ["SUBSCRIBED"]]]
-        attrs = t.attributes(mb)
-        if special_only and len([a for a in attrs if a not in _STRUCTURAL]) == 0:
-            continue
-        if not show_subscribed:
-            attrs = [a for a in attrs if a != "\\Subscribed"]
-        if verb == "LSUB":
-            attrs = [a for a in attrs if a != "\\Subscribed"]
+        if mb is None:
+            # No mailbox by that name (only with SUBSCRIBED): subscribed still (RFC 3501
+            # §6.3.6), or the parent of such names.  LIST-EXTENDED says \\NonExistent (RFC 5258
+            # §3.1), which implies \\Noselect: LSUB, which has no \\NonExistent, says that.
+            if special_only:
+                continue
+            assert subscribed is not None
+            mine = ["\\Subscribed"] if path in subscribed else []
+            attrs = ["\\Noselect"] if verb == "LSUB" else [*mine, "\\NonExistent"]
+        else:
+            attrs = t.attributes(mb)
+            if special_only and len([a for a in attrs if a not in _STRUCTURAL]) == 0:
+                continue
+            if not show_subscribed or verb == "LSUB":
+                attrs = [a for a in attrs if a != "\\Subscribed"]
         name = wire_name(s, path)
         out.append(s.line(Atom(verb), [Atom(a) for a in attrs], DELIMITER, name, *extra))
-        if returns.status:
+        if returns.status and mb is not None:
             out.append(_status_line(s, mb, path, returns.status))
 
 
-def _hidden_subscribed_descendant(
-    t: MailboxTree, mbox_id: int, regexes: list[re.Pattern[str]]
-) -> bool:
-    """A subscribed mailbox below ``mbox_id`` that no pattern lists itself."""
-    stack = list(t.children(mbox_id))
-    while stack:
-        child = stack.pop()
-        if child.subscribed and not any(r.match(t.path(child.id)) for r in regexes):
-            return True
-        stack.extend(t.children(child.id))
-    return False
+def _subscribed_names(s: ImapSession, t: MailboxTree) -> set[str]:
+    """Every subscribed name: the subscribed mailboxes', and those kept after their mailbox
+    was deleted (:mod:`..subscriptions`; while a mailbox of the name exists, its flag rules)."""
+    names = {path for path, mb in t.by_path.items() if mb.subscribed}
+    orphans = Orphans(s.ctx.store, s.account_id)
+    names.update(n for n in orphans.names() if t.find(n) is None)
+    return names
+
+
+def _with_parents(names: set[str]) -> set[str]:
+    """``names`` and every name above them (the candidates for \\Noselect / CHILDINFO)."""
+    out = set(names)
+    for name in names:
+        parts = name.split(DELIMITER)
+        out.update(DELIMITER.join(parts[:i]) for i in range(1, len(parts)))
+    return out
 
 
 _STRUCTURAL = {"\\HasChildren", "\\HasNoChildren", "\\Subscribed", "\\Noselect"}

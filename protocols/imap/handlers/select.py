@@ -10,7 +10,7 @@ from .. import commands as C
 from ..flags import KEYWORD_TO_SYSTEM, FlagNames
 from ..selected import SelectedMailbox
 from ..serializer import ResponseCode, format_sequence_set, untagged_status
-from ..session import CommandFailed, Done, ImapSession, State
+from ..session import CommandFailed, Done, ImapSession, State, unusable_name_refusal
 from ..values import Atom
 from .expunge import expunge_deleted
 from .mailboxes import tree, wire_name
@@ -34,6 +34,9 @@ async def select(s: ImapSession, cmd: C.Select, out: list[bytes]) -> Done:
         out.append(untagged_status("OK", "Previous mailbox closed", "CLOSED"))
     if cmd.condstore or cmd.qresync is not None:
         s.condstore = True
+    refusal = unusable_name_refusal(cmd)
+    if refusal is not None:
+        return refusal
     t = tree(s)
     mb = t.find(cmd.mailbox)
     if mb is None:
