@@ -45,8 +45,8 @@ from store.batch import Batch, ImportEmail, PutBlob
 from store.codec import pack
 from store.fts import Query, open_index
 from store.ids import blob_id, object_id, parse_object_id
+from tests.support import require_corpus
 
-CORPUS = Path(__file__).resolve().parents[2] / ".." / "shared" / "corpus" / "mime"
 USING = (CORE, MAIL, SUBMISSION, VACATION_RESPONSE, BLOB)
 
 SIMPLE = (
@@ -706,9 +706,7 @@ async def test_email_import_uploaded_blob_rfc8621_4_8(env: Env) -> None:
 
 
 async def test_email_import_corpus_messages_rfc8621_4_8(env: Env) -> None:
-    if not CORPUS.is_dir():
-        pytest.skip(f"MIME corpus not found at {CORPUS}")
-    files = sorted((CORPUS / "rfc").glob("*.eml"))[:5]
+    files = sorted((require_corpus() / "rfc").glob("*.eml"))[:5]
     uploads = {
         f"u{i}": {"data": [{"data:asBase64": base64.b64encode(f.read_bytes()).decode()}]}
         for i, f in enumerate(files)
@@ -834,9 +832,7 @@ async def test_email_parse_uploaded_and_embedded_blobs_rfc8621_4_9(env: Env) -> 
 
 
 async def test_email_parse_corpus_matches_parser_rfc8621_4_9(env: Env) -> None:
-    if not CORPUS.is_dir():
-        pytest.skip(f"MIME corpus not found at {CORPUS}")
-    files = sorted(p for p in CORPUS.rglob("*.eml"))[:40]
+    files = sorted(p for p in require_corpus().rglob("*.eml"))[:40]
     ids = []
     for f in files:
         data = f.read_bytes()
