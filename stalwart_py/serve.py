@@ -8,8 +8,9 @@ fsynced before they are acknowledged, so even ``kill -9`` loses none: it is the 
 shutdown that hangs.)  To get there, Python-level handlers for both signals are installed before
 anything else (so trio installs no ``KeyboardInterrupt`` handler of its own); they only note a
 signal that arrives before the trio loop listens, and the loop acts on it as soon as it does.
-Only a signal within the first few milliseconds of the process, before ``cmd_serve`` runs, gets
-the default action (nothing has been opened or written by then).
+Once the server has stopped, both signals are ignored while the process exits.  Only a signal
+within the first few milliseconds of the process, before ``cmd_serve`` runs, gets the default
+action (nothing has been opened or written by then).
 
 A start that cannot complete (a port in use, the data directory held by another process) prints
 one line naming the cause and the setting to change, and exits with status 1.
@@ -62,6 +63,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
         trio.run(_serve, cfg)
     except* StartError as group:
         failed = _first(group)
+    finally:
+        # Everything is closed.  While the interpreter exits it resets Python-level handlers
+        # to the default action, and a late SIGTERM would then kill the process (exit -15)
+        # after "stopped"; an ignored signal stays ignored.
+        for signum in SIGNALS:
+            signal.signal(signum, signal.SIG_IGN)
     if failed is not None:
         print(f"stalwart-py: {failed}", file=sys.stderr, flush=True)
         return exit_status.FAILED

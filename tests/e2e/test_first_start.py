@@ -128,8 +128,8 @@ def test_the_first_start_passwords_survive_a_failed_start_and_go_at_first_login(
     srv.until(r"ready \(data in ")
     path = data / "initial-passwords"
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    kept = InitialPasswords(data).load()
-    assert {a: c.password for a, c in kept.items()} == printed
+    from_file = {a: c.password for a, c in InitialPasswords(data).load().items()}
+    assert from_file == printed
     assert [p.name for p in data.iterdir() if p.name.startswith(".initial")] == []
 
     # A wrong password changes nothing; the right one retires the line.
@@ -137,7 +137,7 @@ def test_the_first_start_passwords_survive_a_failed_start_and_go_at_first_login(
     with pytest.raises(imaplib.IMAP4.error):
         imap.login("demo@example.org", "wrong")
     assert set(InitialPasswords(data).load()) == set(printed)
-    imap.login("demo@example.org", printed["demo@example.org"])
+    imap.login("demo@example.org", from_file["demo@example.org"])
     imap.logout()
     assert set(InitialPasswords(data).load()) == {"admin@example.org"}
     assert srv.terminate() == 0
@@ -146,7 +146,7 @@ def test_the_first_start_passwords_survive_a_failed_start_and_go_at_first_login(
     serve.append(srv)
     srv.until(rf"first-start passwords of admin@example\.org are in {data}/initial-passwords")
     srv.until(r"ready \(data in ")
-    assert jmap_login(cfg.http.port, "admin@example.org", printed["admin@example.org"]) == 200
+    assert jmap_login(cfg.http.port, "admin@example.org", from_file["admin@example.org"]) == 200
     assert not path.exists()
     assert srv.terminate() == 0
 

@@ -11,6 +11,7 @@ Each pattern runs several times with varying gaps, to catch the races.
 
 from __future__ import annotations
 
+import contextlib
 import random
 import re
 import signal
@@ -44,7 +45,7 @@ def check_clean_stop(srv: Serve) -> None:
     rc = srv.wait()
     err = srv.stderr()
     assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
-    assert rc == 0, (rc, srv.seen, err)
+    assert rc == 0, (rc, srv.seen[-3:], err)
     assert srv.seen[-1] == "stalwart-py: stopped", srv.seen
     assert sum(line.endswith(", shutting down") for line in srv.seen) == 1, srv.seen
 
@@ -102,6 +103,22 @@ def test_signals_during_start_up_stop_cleanly(config: Path, delay: float) -> Non
     """Behaviour: signals while the server is still starting (store, first-start accounts,
     index) stop it as cleanly, and the next start works."""
     signals_during_start_up(config, delay)
+
+
+def test_a_signal_after_stopped_does_not_kill_the_exiting_process(config: Path) -> None:
+    """Behaviour: a second SIGTERM that lands while the stopped process exits (the interpreter
+    then resets Python-level handlers to the default action) leaves the exit status 0."""
+    for _ in range(3):
+        srv = Serve(config)
+        try:
+            srv.until(r"ready \(data in ")
+            srv.proc.send_signal(TERM)
+            srv.until(r"^stalwart-py: stopped$")
+            with contextlib.suppress(ProcessLookupError):
+                srv.proc.send_signal(TERM)
+            check_clean_stop(srv)
+        finally:
+            srv.kill()
 
 
 @pytest.mark.slow

@@ -50,8 +50,9 @@ def test_a_missing_corpus_skips_with_a_reason_naming_the_variable(tmp_path: Path
     """Behaviour: a test needing a corpus that is not there skips, and the reason says which
     directory was looked at and which variable points the tests at a corpus."""
     missing = tmp_path / "nowhere"
-    wanted = "present_or_skipped or body_lists_example or test_corpus_message"
-    result = run_pytest(missing, "tests/unit/test_mime.py", "-q", "-rs", "-k", wanted)
+    wanted = "present_or_skipped or body_lists_example or corpus_message"
+    files = ("tests/unit/test_mime.py", "tests/protocol/test_lmtp_server.py")
+    result = run_pytest(missing, *files, "-q", "-rs", "-k", wanted)
     assert result.returncode == 0, result.stdout + result.stderr
     skips = [line for line in result.stdout.splitlines() if line.startswith("SKIPPED")]
     assert skips, result.stdout
