@@ -1,6 +1,7 @@
 # stalwart-py: one node on embedded LevelDB. Build: docker build -t stalwart-py .
 # Run: docker run -v stalwart-data:/data -p 2424:2424 -p 1143:1143 -p 1993:1993 -p 8080:8080 stalwart-py
-# The first start prints the generated admin and demo passwords once (docker logs).
+# The first start prints the generated admin and demo passwords (docker logs) and keeps them in
+# /data/initial-passwords (mode 0600) until each account has logged in.
 FROM python:3.12-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \

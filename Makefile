@@ -1,8 +1,12 @@
 # The README's two commands: `make run` and `make test`. Both create .venv when it is missing.
+# `make run` installs only what serving needs (stamp .installed-serve); `make test` and the
+# developer targets install the test and dev extras too (stamp .installed, which also counts as
+# the serve install, so `make test` then `make run` installs nothing more).
 PYTHON ?= $(shell command -v python3.11 || command -v python3.12 || command -v python3)
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+SERVE_STAMP := $(VENV)/.installed-serve
 
 .PHONY: run test test-all bench lint typecheck fuzz clean debian-tools
 
@@ -14,9 +18,13 @@ $(PY):
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 
+$(SERVE_STAMP): $(PY) pyproject.toml
+	$(PY) -m pip install -q -e .
+	touch $(SERVE_STAMP)
+
 $(STAMP): $(PY) pyproject.toml
 	$(PY) -m pip install -q -e '.[test,dev]'
-	touch $(STAMP)
+	touch $(STAMP) $(SERVE_STAMP)
 
 debian-tools:
 	@missing=""; for t in $(DEBIAN_TOOLS); do command -v $${t%%:*} >/dev/null || missing="$$missing $${t#*:}"; done; \
@@ -26,7 +34,7 @@ debian-tools:
 	    || echo "apt-get could not install$$missing; the tests that need them will skip"; \
 	fi
 
-run: $(STAMP)
+run: $(SERVE_STAMP)
 	STALWART_IMAP_ALLOW_PLAINTEXT_AUTH=true $(VENV)/bin/stalwart-py serve
 
 test: $(STAMP) debian-tools

@@ -6,9 +6,11 @@ change is one store batch; failures surface as :class:`MailError`.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from store import Batch, MailError, Store
+from store.addresses import valid_address, valid_domain
 from store.batch import (
     AddAlias,
     CreateDomain,
@@ -38,11 +40,25 @@ DEFAULT_MAILBOXES: tuple[MailboxSpec, ...] = (
 )
 
 
-def _one(store: Store, op: Op) -> object:
+def _one(store: Store, op: Op, messages: Mapping[ErrorKind, str] | None = None) -> object:
+    """Applies one operation; a failure becomes a MailError whose detail is a sentence (from
+    ``messages`` when the caller knows what the kind means for this operation)."""
     result = store.write(Batch((op,), now=clock.now()))[0]
     if result.error is not None:
-        raise result.error
+        err = result.error
+        known = (messages or {}).get(err.kind)
+        phrase = err.kind.value.replace("_", " ")
+        raise MailError(err.kind, known or (f"{phrase} ({err.detail})" if err.detail else phrase))
     return result.value
+
+
+def _address(text: str) -> str:
+    address = text.strip().lower()
+    if not valid_address(address):
+        raise MailError(
+            ErrorKind.INVALID, f"{text!r} is not an email address (expected name@domain)"
+        )
+    return address
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,13 +69,23 @@ class AccountRow:
 
 
 class Directory:
+    """Every method checks its arguments before it writes, so a refused call changes nothing,
+    and raises :class:`MailError` with a sentence naming what is wrong as its detail."""
+
     def __init__(self, store: Store, passwords: Passwords) -> None:
         self.store = store
         self.passwords = passwords
 
     # -- domains -----------------------------------------------------------------------------
     def create_domain(self, name: str) -> None:
-        _one(self.store, CreateDomain(name))
+        if not valid_domain(name.strip()):
+            raise MailError(ErrorKind.INVALID, f"{name!r} is not a valid domain name")
+        name = name.strip().lower()
+        _one(
+            self.store,
+            CreateDomain(name),
+            {ErrorKind.ALREADY_EXISTS: f"the domain {name} already exists"},
+        )
 
     def ensure_domain(self, name: str) -> bool:
         """Creates the domain when missing; True if it was created."""
@@ -69,11 +95,20 @@ class Directory:
         return True
 
     def delete_domain(self, name: str) -> None:
-        _one(self.store, DeleteDomain(name))
+        _one(
+            self.store,
+            DeleteDomain(name),
+            {
+                ErrorKind.NOT_FOUND: f"there is no domain {name}",
+                ErrorKind.IN_USE: f"the domain {name} still has addresses: delete its "
+                "accounts, groups and aliases first",
+            },
+        )
 
     def set_catch_all(self, domain: str, address: str | None) -> None:
-        pid = self._require(address).id if address else 0
-        _one(self.store, SetCatchAll(domain, pid))
+        self._require_domain(domain)
+        pid = self.require(address).id if address else 0
+        _one(self.store, SetCatchAll(domain.lower(), pid))
 
     # -- principals --------------------------------------------------------------------------
     def create_account(
@@ -84,10 +119,11 @@ class Directory:
         quota: int = 0,
         description: str = "",
         roles: tuple[str, ...] = (),
+        create_domain: bool = False,
     ) -> int:
-        email = email.strip().lower()
-        if "@" not in email:
-            raise MailError(ErrorKind.INVALID, f"{email!r} is not an email address")
+        """``create_domain``: create the address's domain if it is missing (only once
+        everything else has been checked)."""
+        email = self._new_address(email, create_domain=create_domain)
         secret = self.passwords.hash(password) if password else ""
         op = CreatePrincipal(
             INDIVIDUAL,
@@ -102,44 +138,91 @@ class Directory:
         return int(_one(self.store, op))  # type: ignore[call-overload]
 
     def create_group(
-        self, email: str, members: list[str], *, kind: str = GROUP, description: str = ""
+        self,
+        email: str,
+        members: list[str],
+        *,
+        kind: str = GROUP,
+        description: str = "",
+        create_domain: bool = False,
     ) -> int:
         if kind not in (GROUP, LIST):
-            raise MailError(ErrorKind.INVALID, f"unknown kind {kind!r}")
-        member_ids = tuple(self._require(m).id for m in members)
-        op = CreatePrincipal(
-            kind, email.lower(), (email.lower(),), "", members=member_ids, description=description
-        )
+            raise MailError(ErrorKind.INVALID, f"unknown kind {kind!r} (expected group or list)")
+        _address(email)
+        member_ids = tuple(self.require(m).id for m in members)
+        email = self._new_address(email, create_domain=create_domain)
+        op = CreatePrincipal(kind, email, (email,), "", members=member_ids, description=description)
         return int(_one(self.store, op))  # type: ignore[call-overload]
 
     def set_members(self, email: str, members: list[str]) -> None:
-        p = self._require(email)
-        member_ids = tuple(self._require(m).id for m in members)
+        p = self.require(email)
+        if p.kind not in (GROUP, LIST):
+            raise MailError(ErrorKind.INVALID, f"{email} is an account, not a group or list")
+        member_ids = tuple(self.require(m).id for m in members)
         _one(self.store, UpdatePrincipal(p.id, members=member_ids))
 
     def set_password(self, email: str, password: str) -> None:
-        p = self._require(email)
+        p = self.require(email)
         _one(self.store, UpdatePrincipal(p.id, secret=self.passwords.hash(password)))
 
     def set_quota(self, email: str, quota: int) -> None:
-        _one(self.store, UpdatePrincipal(self._require(email).id, quota=quota))
+        _one(self.store, UpdatePrincipal(self.require(email).id, quota=quota))
 
     def delete(self, email: str) -> None:
-        _one(self.store, DeletePrincipal(self._require(email).id))
+        _one(self.store, DeletePrincipal(self.require(email).id))
 
     def add_alias(self, alias: str, target: str) -> None:
-        _one(self.store, AddAlias(alias.lower(), self._require(target).id))
+        address = _address(alias)
+        owner = self.require(target)
+        self._require_free(address)
+        self._require_domain(address.rpartition("@")[2])
+        _one(self.store, AddAlias(address, owner.id))
 
     def remove_alias(self, alias: str) -> None:
-        _one(self.store, RemoveAlias(alias.lower()))
+        address = alias.strip().lower()
+        owner = self.store.principal_by_address(address)
+        if owner is None:
+            raise MailError(ErrorKind.NOT_FOUND, f"there is no alias {alias}")
+        if owner.emails and owner.emails[0] == address:
+            raise MailError(
+                ErrorKind.IN_USE, f"{alias} is the primary address of {owner.name}, not an alias"
+            )
+        _one(self.store, RemoveAlias(address))
 
-    def _require(self, name_or_address: str) -> Principal:
+    def require(self, name_or_address: str) -> Principal:
+        """The principal with this address or name; NOT_FOUND naming it otherwise."""
         p = self.store.principal_by_address(name_or_address) or self.store.principal_by_name(
             name_or_address
         )
         if p is None:
-            raise MailError(ErrorKind.NOT_FOUND, f"no such account or address {name_or_address!r}")
+            raise MailError(
+                ErrorKind.NOT_FOUND, f"there is no account, group or address {name_or_address}"
+            )
         return p
+
+    def _require_domain(self, name: str) -> None:
+        if self.store.domain(name.lower()) is None:
+            raise MailError(
+                ErrorKind.NOT_FOUND,
+                f"there is no domain {name} (create it with `stalwart-py domain create {name}`)",
+            )
+
+    def _require_free(self, address: str) -> None:
+        owner = self.store.principal_by_address(address) or self.store.principal_by_name(address)
+        if owner is not None:
+            taken = "exists" if owner.name == address else f"is an address of {owner.name}"
+            raise MailError(ErrorKind.ALREADY_EXISTS, f"{address} already {taken}")
+
+    def _new_address(self, email: str, *, create_domain: bool) -> str:
+        """A free, valid address for a new principal; its domain exists once this returns."""
+        address = _address(email)
+        self._require_free(address)
+        domain = address.rpartition("@")[2]
+        if create_domain:
+            self.ensure_domain(domain)
+        else:
+            self._require_domain(domain)
+        return address
 
     def list(self) -> list[AccountRow]:
         rows = []

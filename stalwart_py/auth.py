@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import time
+from collections.abc import Awaitable, Callable
 
 import trio
 
@@ -23,10 +24,21 @@ VERIFY_LIMITER = trio.CapacityLimiter(4)
 
 
 class Authenticator:
-    def __init__(self, store: Store, passwords: Passwords, *, cache_ttl: float = 300.0) -> None:
+    """``on_login`` is awaited after each successful password check (not for logins answered
+    from the cache); the server uses it to retire a first-start password once it is used."""
+
+    def __init__(
+        self,
+        store: Store,
+        passwords: Passwords,
+        *,
+        cache_ttl: float = 300.0,
+        on_login: Callable[[Principal], Awaitable[None]] | None = None,
+    ) -> None:
         self.store = store
         self.passwords = passwords
         self.cache_ttl = cache_ttl
+        self.on_login = on_login
         self._salt = os.urandom(16)
         self._cache: dict[bytes, tuple[int, str, float]] = {}  # digest -> (pid, secret, expiry)
         self._dummy = passwords.hash(os.urandom(8).hex())
@@ -59,4 +71,6 @@ class Authenticator:
         if len(self._cache) > 10_000:
             self._cache = {k: v for k, v in self._cache.items() if v[2] > now}
         self._cache[digest] = (principal.id, principal.secret, now + self.cache_ttl)
+        if self.on_login is not None:
+            await self.on_login(principal)
         return principal

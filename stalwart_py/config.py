@@ -32,6 +32,8 @@ from pathlib import Path
 from typing import Any, Literal, get_args
 from urllib.parse import urlsplit
 
+from .units import parse_size
+
 ENV_PREFIX = "STALWART_"
 _META = "stalwart_setting"
 
@@ -206,25 +208,9 @@ def _list_env(text: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in text.split(",") if part.strip())
 
 
-_SIZE_RE = re.compile(r"(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?", re.IGNORECASE)
-_SIZE_UNITS = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
-
-
-def _size_text(text: str) -> int:
-    match = _SIZE_RE.fullmatch(text.strip())
-    if match is None:
-        raise ValueError(
-            f'expected a size such as 4096, "4K", "50M" or "1G", got {json.dumps(text)}'
-        )
-    amount = Decimal(match.group(1)) * _SIZE_UNITS[match.group(2).lower()]
-    if amount != amount.to_integral_value():
-        raise ValueError(f"{json.dumps(text)} is not a whole number of bytes")
-    return int(amount)
-
-
 def _size_toml(value: object) -> int:
     if isinstance(value, str):
-        return _size_text(value)
+        return parse_size(value)
     if isinstance(value, bool) or not isinstance(value, int):
         raise _want('a size in bytes (an integer, or a string such as "50M")', value)
     if value < 0:
@@ -351,7 +337,7 @@ SIZE = Kind(
     '`"1G"`, `"1T"` (K = 1024; a trailing `B` or `iB` is allowed)',
     "as in the file, without quotes",
     _size_toml,
-    _size_text,
+    parse_size,
 )
 DURATION = Kind(
     "duration",

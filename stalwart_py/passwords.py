@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
+if TYPE_CHECKING:
+    from argon2 import PasswordHasher
 
 
 @dataclass(frozen=True, slots=True)
@@ -17,12 +18,23 @@ class HashParams:
 
 
 class Passwords:
+    """argon2 is imported on first use: commands that never hash (``account list``) skip it."""
+
     def __init__(self, params: HashParams = HashParams()) -> None:
-        self._hasher = PasswordHasher(
-            time_cost=params.time_cost,
-            memory_cost=params.memory_cost,
-            parallelism=params.parallelism,
-        )
+        self.params = params
+        self._hasher_instance: PasswordHasher | None = None
+
+    @property
+    def _hasher(self) -> PasswordHasher:
+        if self._hasher_instance is None:
+            from argon2 import PasswordHasher
+
+            self._hasher_instance = PasswordHasher(
+                time_cost=self.params.time_cost,
+                memory_cost=self.params.memory_cost,
+                parallelism=self.params.parallelism,
+            )
+        return self._hasher_instance
 
     def hash(self, password: str) -> str:
         return self._hasher.hash(password)
@@ -31,6 +43,8 @@ class Passwords:
         """Slow by design (≈0.2 s with default cost): call it from a worker thread."""
         if not stored:
             return False
+        from argon2.exceptions import InvalidHashError, VerificationError
+
         try:
             return bool(self._hasher.verify(stored, password))
         except (VerificationError, InvalidHashError):

@@ -1,5 +1,11 @@
 """The composition root: opens the store and the index, then runs every listener in one nursery.
 
+Start-up order: open the store (a running server holding it stops the start), bind every listener
+(a port in use stops the start), and only then the first-start bootstrap, which writes the
+generated passwords to ``initial-passwords`` before it creates the accounts; so a failed start
+creates nothing, or leaves the passwords recoverable.  The listeners then serve on the sockets
+bound first.
+
 Shutdown (SIGINT/SIGTERM, or cancelling :meth:`Server.run`) stops the listeners first, then the
 indexer, then closes the store, which drains queued writes: a write is acknowledged to a client only
 after it is durable, so no acknowledged write is lost.
@@ -21,20 +27,24 @@ from protocols.imap.server import serve_imap
 from protocols.jmap.core import CoreLimits
 from protocols.lmtp import LmtpLimits
 from protocols.lmtp.server import serve_lmtp
-from store import ApplyResult, Batch, MailError, Store
+from store import ApplyResult, Batch, ErrorKind, MailError, Store
 from store.batch import CompactChanges, ExpireBlobs
 from store.fts import Query, open_index
+from store.models import Principal
 
 from . import clock
 from .accounts import Directory
 from .auth import Authenticator
 from .config import Config
+from .datadir import open_store, passwords_for
 from .delivery import Delivery, DeliveryOptions
 from .indexer import Indexer
+from .initial_passwords import FILE_NAME, Credential, InitialPasswords
 from .jmap_http import effective_public_url
 from .jmap_service import JmapOptions, JmapService
+from .listeners import StartError, bind_listeners, close_listeners, listener_specs
 from .lmtp_service import LmtpService
-from .passwords import HashParams, Passwords, generate_password
+from .passwords import generate_password
 from .push import ChangeHub, PushSender
 from .storage import write
 from .tls import self_signed, server_context
@@ -44,40 +54,35 @@ log = logging.getLogger(__name__)
 JANITOR_INTERVAL = 3600.0
 
 
-@dataclass(frozen=True, slots=True)
-class Credential:
-    role: str
-    email: str
-    password: str
+__all__ = ["Credential", "Server", "StartError", "bootstrap", "open_store", "passwords_for"]
+
+# (role shown, local part, roles) of the accounts created on first start
+FIRST_ACCOUNTS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    ("admin", "admin", ("admin",)),
+    ("demo user", "demo", ()),
+)
 
 
-def passwords_for(cfg: Config) -> Passwords:
-    return Passwords(
-        HashParams(
-            time_cost=cfg.auth.argon2_time_cost,
-            memory_cost=cfg.auth.argon2_memory_cost,
-            parallelism=cfg.auth.argon2_parallelism,
-        )
-    )
+def bootstrap(directory: Directory, domain: str, initial: InitialPasswords) -> list[Credential]:
+    """On first start: the default domain, an admin and a demo user with generated passwords.
 
-
-def open_store(cfg: Config) -> Store:
-    """Opens the data directory's store (raises MailError(IN_USE) if a server holds it)."""
-    return Store(cfg.server.data_dir / "db", group_commit_max=cfg.store.group_commit_max)
-
-
-def bootstrap(directory: Directory, domain: str) -> list[Credential]:
-    """On first start: the default domain, an admin and a demo user with generated passwords."""
-    created: list[Credential] = []
-    directory.ensure_domain(domain)
-    for role, local, roles in (("admin", "admin", ("admin",)), ("demo user", "demo", ())):
+    The passwords are saved to ``initial`` before the accounts exist, and a password already
+    saved there for a missing account (a start that failed half-way) is used again."""
+    saved = initial.load()
+    created: list[tuple[Credential, tuple[str, ...]]] = []
+    for role, local, roles in FIRST_ACCOUNTS:
         address = f"{local}@{domain}"
-        if directory.store.principal_by_address(address) is not None:
-            continue
-        password = generate_password()
-        directory.create_account(address, password, roles=roles)
-        created.append(Credential(role, address, password))
-    return created
+        if directory.store.principal_by_address(address) is None:
+            old = saved.get(address)
+            password = old.password if old is not None else generate_password()
+            created.append((Credential(role, address, password), roles))
+    if not created:
+        return []
+    initial.save({**saved, **{c.email: c for c, _ in created}}.values())
+    directory.ensure_domain(domain)
+    for c, roles in created:
+        directory.create_account(c.email, c.password, roles=roles)
+    return [c for c, _ in created]
 
 
 def tls_context(cfg: Config) -> ssl.SSLContext:
@@ -91,7 +96,9 @@ def tls_context(cfg: Config) -> ssl.SSLContext:
 class Server:
     cfg: Config
     ports: dict[str, int] = field(default_factory=dict)
-    credentials: list[Credential] = field(default_factory=list)
+    credentials: list[Credential] = field(default_factory=list)  # created by this start
+    initial_passwords: InitialPasswords | None = None
+    awaiting_first_login: set[str] = field(default_factory=set)  # addresses in that file
     store: Store | None = None
     indexer: Indexer | None = None
     delivery: Delivery | None = None
@@ -100,14 +107,21 @@ class Server:
 
     async def run(self, *, task_status: trio.TaskStatus[Server] = trio.TASK_STATUS_IGNORED) -> None:
         cfg = self.cfg
-        cfg.server.data_dir.mkdir(parents=True, exist_ok=True)
-        store = self.store = open_store(cfg)
+        store = self.store = _open_store(cfg)
         index = indexer = None
+        listeners: dict[str, list[trio.SocketListener]] = {}
         try:
+            listeners = await bind_listeners(listener_specs(cfg))
+            self.ports = {name: ls[0].socket.getsockname()[1] for name, ls in listeners.items()}
             directory = Directory(store, passwords_for(cfg))
-            self.credentials = await trio.to_thread.run_sync(
-                bootstrap, directory, cfg.server.default_domain
-            )
+            initial = self.initial_passwords = InitialPasswords(cfg.server.data_dir)
+            try:
+                self.credentials = await trio.to_thread.run_sync(
+                    bootstrap, directory, cfg.server.default_domain, initial
+                )
+            except MailError as err:  # not raised as is: trio cannot chain a frozen exception
+                raise StartError(f"cannot create the first accounts: {err.detail}") from None
+            self.awaiting_first_login = set(initial.load())
             index = open_index(
                 cfg.search.backend,
                 cfg.search.index_dir,
@@ -134,18 +148,22 @@ class Server:
             ssl_ctx = tls_context(cfg)
             # One authenticator (and login cache) for every protocol.
             authenticator = Authenticator(
-                store, directory.passwords, cache_ttl=cfg.auth.login_cache_ttl
+                store,
+                directory.passwords,
+                cache_ttl=cfg.auth.login_cache_ttl,
+                on_login=self._first_login,
             )
             async with trio.open_nursery() as nursery:
                 if cfg.lmtp.enabled:
-                    await self._start_lmtp(nursery, ssl_ctx)
+                    await self._start_lmtp(nursery, ssl_ctx, listeners["lmtp"])
                 if cfg.imap.enabled:
-                    await self._start_imap(nursery, ssl_ctx, authenticator)
+                    await self._start_imap(nursery, ssl_ctx, authenticator, listeners)
                 if cfg.http.enabled:
-                    await self._start_http(nursery, ssl_ctx, authenticator)
+                    await self._start_http(nursery, ssl_ctx, authenticator, listeners)
                 nursery.start_soon(self._janitor, store)
                 task_status.started(self)
         finally:
+            await close_listeners(listeners)
             with trio.CancelScope(shield=True):
                 if indexer is not None:
                     await trio.to_thread.run_sync(indexer.stop)
@@ -153,7 +171,24 @@ class Server:
                     index.close()
                 await trio.to_thread.run_sync(store.close)
 
-    async def _start_lmtp(self, nursery: trio.Nursery, ssl_ctx: ssl.SSLContext) -> None:
+    async def _first_login(self, principal: Principal) -> None:
+        """A successful password login: the account's generated password has done its job, so
+        its line leaves ``initial-passwords`` (the file goes with its last line)."""
+        if principal.name in self.awaiting_first_login and self.initial_passwords is not None:
+            self.awaiting_first_login.discard(principal.name)
+            try:
+                await trio.to_thread.run_sync(self.initial_passwords.forget, principal.name)
+            except OSError as err:  # the login itself stands
+                log.warning("cannot update %s: %s", self.initial_passwords.path, err)
+            else:
+                log.info("first login of %s: removed from %s", principal.name, FILE_NAME)
+
+    async def _start_lmtp(
+        self,
+        nursery: trio.Nursery,
+        ssl_ctx: ssl.SSLContext,
+        listeners: list[trio.SocketListener],
+    ) -> None:
         cfg = self.cfg
         assert self.delivery is not None
         service = LmtpService(self.delivery)
@@ -162,7 +197,7 @@ class Server:
             max_message_size=cfg.lmtp.max_message_size,
             max_recipients=cfg.lmtp.max_recipients,
         )
-        listeners = await nursery.start(
+        await nursery.start(
             functools.partial(
                 serve_lmtp,
                 service,
@@ -172,13 +207,17 @@ class Server:
                 ssl_context=ssl_ctx if cfg.lmtp.starttls else None,
                 hostname=cfg.server.hostname,
                 idle_timeout=cfg.lmtp.idle_timeout,
+                listeners=listeners,
             )
         )
-        self.ports["lmtp"] = listeners[0].socket.getsockname()[1]
         log.debug("LMTP listening on %s:%d", cfg.lmtp.bind, self.ports["lmtp"])
 
     async def _start_imap(
-        self, nursery: trio.Nursery, ssl_ctx: ssl.SSLContext, authenticator: Authenticator
+        self,
+        nursery: trio.Nursery,
+        ssl_ctx: ssl.SSLContext,
+        authenticator: Authenticator,
+        bound: dict[str, list[trio.SocketListener]],
     ) -> None:
         cfg = self.cfg
         store, indexer = self.store, self.indexer
@@ -216,7 +255,7 @@ class Server:
             ("imap", cfg.imap.port, False),
             ("imaps", cfg.imap.tls_port, True),
         ):
-            listeners = await nursery.start(
+            await nursery.start(
                 functools.partial(
                     serve_imap,
                     ctx,
@@ -224,13 +263,17 @@ class Server:
                     port,
                     tls_context=ssl_ctx,
                     implicit_tls=implicit,
+                    listeners=bound[name],
                 )
             )
-            self.ports[name] = listeners[0].socket.getsockname()[1]
             log.debug("%s listening on %s:%d", name.upper(), cfg.imap.bind, self.ports[name])
 
     async def _start_http(
-        self, nursery: trio.Nursery, ssl_ctx: ssl.SSLContext, authenticator: Authenticator
+        self,
+        nursery: trio.Nursery,
+        ssl_ctx: ssl.SSLContext,
+        authenticator: Authenticator,
+        bound: dict[str, list[trio.SocketListener]],
     ) -> None:
         """JMAP over HTTP (``cfg.http.port``) and HTTPS (``cfg.http.tls_port``), one connection
         limit for both; the change-feed hub and the PushSubscription sender run beside them."""
@@ -278,10 +321,11 @@ class Server:
             ("http", cfg.http.port, None),
             ("https", cfg.http.tls_port, ssl_ctx),
         ):
-            listeners = await nursery.start(
-                functools.partial(http.serve, cfg.http.bind, port, ssl_context=tls)
+            await nursery.start(
+                functools.partial(
+                    http.serve, cfg.http.bind, port, ssl_context=tls, listeners=bound[name]
+                )
             )
-            self.ports[name] = listeners[0].socket.getsockname()[1]
             log.debug("%s listening on %s:%d", name.upper(), cfg.http.bind, self.ports[name])
         service.public_url = effective_public_url(cfg.http.public_url, self.ports)
         service.ports = self.ports
@@ -301,6 +345,25 @@ class Server:
             except MailError as err:
                 log.warning("janitor: %s", err)
             await trio.sleep(JANITOR_INTERVAL)
+
+
+def _open_store(cfg: Config) -> Store:
+    """The store, or a StartError saying why not (a MailError is not raised as is: trio's
+    ``nursery.start`` sets ``__context__`` on it, which a frozen exception refuses)."""
+    try:
+        cfg.server.data_dir.mkdir(parents=True, exist_ok=True)
+        return open_store(cfg)
+    except MailError as err:
+        if err.kind is ErrorKind.IN_USE:
+            raise StartError(
+                f"the data directory {cfg.server.data_dir} is in use by another stalwart-py "
+                "process (LevelDB allows one at a time)"
+            ) from None
+        raise StartError(err.detail) from None
+    except OSError as err:
+        raise StartError(
+            f"cannot open the data directory {cfg.server.data_dir}: {err.strerror or err}"
+        ) from None
 
 
 async def _stop_on_cancel(hub: ChangeHub) -> None:

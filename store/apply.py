@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import keys
+from .addresses import valid_address, valid_domain
 from .apply_context import BatchContext as _BatchContext
 from .apply_context import OpContext as _OpContext
 from .apply_context import fail as _fail
@@ -84,20 +85,16 @@ MAX_MAILBOX_NAME = 255
 # -------------------------------------------------------------------------------------------
 
 
-def _valid_domain(name: str) -> bool:
-    return bool(name) and len(name) <= 253 and " " not in name and "@" not in name
-
-
 def _split_address(addr: str) -> tuple[str, str]:
-    local, sep, dom = addr.rpartition("@")
-    if not sep or not local or not _valid_domain(dom) or any(c.isspace() for c in addr):
+    if not valid_address(addr):
         raise _fail(ErrorKind.INVALID, f"invalid address {addr!r}")
+    local, _, dom = addr.rpartition("@")
     return local, dom.lower()
 
 
 def _create_domain(ctx: _OpContext, op: CreateDomain) -> str:
     name = op.name.lower()
-    if not _valid_domain(name):
+    if not valid_domain(name):
         raise _fail(ErrorKind.INVALID, f"invalid domain {op.name!r}")
     if ctx.txn.get(keys.domain(name)) is not None:
         raise _fail(ErrorKind.ALREADY_EXISTS, name)

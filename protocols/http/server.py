@@ -184,15 +184,18 @@ class HttpServer:
         port: int,
         *,
         ssl_context: ssl.SSLContext | None = None,
+        listeners: list[trio.SocketListener] | None = None,
         task_status: trio.TaskStatus[list[trio.SocketListener]] = trio.TASK_STATUS_IGNORED,
     ) -> None:
-        """Listen on ``host:port`` (0 picks a port) until cancelled; ``task_status.started``
-        receives the listeners."""
+        """Listen on ``host:port`` (0 picks a port), or serve on ``listeners`` already bound to
+        it, until cancelled; ``task_status.started`` receives the listeners."""
 
         async def handler(stream: trio.SocketStream) -> None:
             await self.serve_connection(stream, ssl_context=ssl_context, peer=_format_peer(stream))
 
-        await trio.serve_tcp(handler, port, host=host, task_status=task_status)
+        if listeners is None:
+            listeners = await trio.open_tcp_listeners(port, host=host)
+        await trio.serve_listeners(handler, listeners, task_status=task_status)
 
     async def serve_connection(
         self,

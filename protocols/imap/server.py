@@ -362,11 +362,16 @@ async def serve_imap(
     *,
     tls_context: ssl.SSLContext | None,
     implicit_tls: bool = False,
+    listeners: list[trio.SocketListener] | None = None,
     task_status: trio.TaskStatus[list[trio.SocketListener]] = trio.TASK_STATUS_IGNORED,
 ) -> None:
+    """Serve IMAP on ``host:port``, or on ``listeners`` already bound to it, until cancelled."""
+
     async def handler(stream: trio.SocketStream) -> None:
         await serve_imap_connection(
             stream, ctx, tls_context=tls_context, implicit_tls=implicit_tls, peer=_peer(stream)
         )
 
-    await trio.serve_tcp(handler, port, host=host, task_status=task_status)
+    if listeners is None:
+        listeners = await trio.open_tcp_listeners(port, host=host)
+    await trio.serve_listeners(handler, listeners, task_status=task_status)

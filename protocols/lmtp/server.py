@@ -305,9 +305,11 @@ async def serve_lmtp(
     ssl_context: ssl.SSLContext | None = None,
     hostname: str | None = None,
     idle_timeout: float = 300.0,
+    listeners: list[trio.SocketListener] | None = None,
     task_status: trio.TaskStatus[list[trio.SocketListener]] = trio.TASK_STATUS_IGNORED,
 ) -> None:
-    """Listen on ``host:port`` (port 0 picks one) and serve LMTP until cancelled.
+    """Listen on ``host:port`` (port 0 picks one), or serve on ``listeners`` already bound to
+    it, and serve LMTP until cancelled.
 
     ``task_status.started`` receives the listeners, so ``await nursery.start(serve_lmtp, ...)``
     returns them and tests can read the bound port.
@@ -325,4 +327,6 @@ async def serve_lmtp(
             peer=_format_peer(stream),
         )
 
-    await trio.serve_tcp(handler, port, host=host, task_status=task_status)
+    if listeners is None:
+        listeners = await trio.open_tcp_listeners(port, host=host)
+    await trio.serve_listeners(handler, listeners, task_status=task_status)

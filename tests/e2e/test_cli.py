@@ -8,115 +8,20 @@ holds the data directory, in the store itself.
 
 from __future__ import annotations
 
-import os
-import queue
 import re
-import signal
 import smtplib
-import socket
-import subprocess
-import sys
-import threading
-import time
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from stalwart_py.config import load_config
 from stalwart_py.server import open_store, passwords_for
-
-TIMEOUT = 60
-
-
-def clean_env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("STALWART_")}
-    env["PYTHONUNBUFFERED"] = "1"
-    return env
-
-
-def free_ports(n: int) -> list[int]:
-    socks = []
-    try:
-        for _ in range(n):
-            s = socket.socket()
-            s.bind(("127.0.0.1", 0))
-            socks.append(s)
-        return [s.getsockname()[1] for s in socks]
-    finally:
-        for s in socks:
-            s.close()
-
-
-def write_config(path: Path, data_dir: Path, extra: str = "") -> Path:
-    lmtp, imap, imaps, http, https = free_ports(5)
-    path.write_text(
-        "# stalwart-py test configuration\n"
-        "[server]\n"
-        f'data_dir = "{data_dir}"\n'
-        'hostname = "mx.test"\n'
-        'default_domain = "example.org"\n'
-        'log_level = "warning"\n'
-        "\n[lmtp]\n"
-        f"port = {lmtp}\n"
-        "\n[imap]\n"
-        f"port = {imap}\n"
-        f"tls_port = {imaps}\n"
-        "\n[http]\n"
-        f"port = {http}\n"
-        f"tls_port = {https}\n"
-        "\n[auth]\n"
-        "argon2_time_cost = 1\n"
-        "argon2_memory_cost = 8192\n"
-        "argon2_parallelism = 1\n" + extra,
-        encoding="utf-8",
-    )
-    return path
+from tests.e2e.cli_support import Row, Serve, account_rows, cli, ok, write_config
 
 
 @pytest.fixture
 def config(tmp_path: Path) -> Path:
     return write_config(tmp_path / "stalwart.toml", tmp_path / "data")
-
-
-def cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "stalwart_py", *args],
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT,
-        env=clean_env(),
-        cwd=cwd,
-        check=False,
-    )
-
-
-def ok(*args: str) -> str:
-    """Runs a command that must succeed; returns its standard output."""
-    result = cli(*args)
-    assert result.returncode == 0, f"{args}: rc {result.returncode}\n{result.stdout}{result.stderr}"
-    return result.stdout
-
-
-@dataclass(frozen=True, slots=True)
-class Row:
-    name: str
-    kind: str
-    quota: str
-    used: int
-    messages: int
-    aliases: tuple[str, ...]
-
-
-def account_rows(stdout: str) -> dict[str, Row]:
-    lines = stdout.splitlines()
-    assert lines[0].split() == ["NAME", "KIND", "QUOTA", "USED", "MESSAGES", "ALIASES"]
-    rows = {}
-    for line in lines[1:]:
-        name, kind, quota, used, messages, *aliases = line.split()
-        rows[name] = Row(name, kind, quota, int(used), int(messages), tuple(aliases))
-    return rows
 
 
 # -- administration ----------------------------------------------------------------------------
@@ -153,7 +58,7 @@ def test_directory_administration(config: Path) -> None:
     rows = account_rows(ok("account", "list", *c))
     assert set(rows) == {"alice@example.org", "bob@other.test", "team@example.org"}
     assert rows["alice@example.org"] == Row(
-        "alice@example.org", "individual", str(10 * 1024 * 1024), 0, 0, ("al@example.org",)
+        "alice@example.org", "individual", "10M", "0B", 0, ("al@example.org",)
     )
     assert rows["team@example.org"].kind == "group"
 
@@ -235,65 +140,6 @@ def test_config_check(tmp_path: Path, config: Path) -> None:
 # -- serve ---------------------------------------------------------------------------------
 
 
-class Serve:
-    """A ``stalwart-py serve`` subprocess whose standard output is read line by line."""
-
-    def __init__(self, config: Path) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "stalwart_py", "serve", "--config", str(config)],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=clean_env(),
-        )
-        self.lines: queue.Queue[str | None] = queue.Queue()
-        self.seen: list[str] = []
-        threading.Thread(target=self._pump, daemon=True).start()
-
-    def _pump(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            self.lines.put(line.rstrip("\n"))
-        self.lines.put(None)
-
-    def until(self, pattern: str, timeout: float = TIMEOUT) -> re.Match[str]:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                line = self.lines.get(timeout=max(0.0, deadline - time.monotonic()))
-            except queue.Empty:
-                raise AssertionError(f"no line matching {pattern!r}; got {self.seen}") from None
-            if line is None:
-                err = self.proc.stderr.read() if self.proc.stderr else ""
-                raise AssertionError(f"serve exited before {pattern!r}: {self.seen}\n{err}")
-            self.seen.append(line)
-            m = re.search(pattern, line)
-            if m:
-                return m
-
-    def terminate(self) -> int:
-        self.proc.send_signal(signal.SIGTERM)
-        rc = self.proc.wait(TIMEOUT)
-        while (line := self.lines.get(timeout=5)) is not None:
-            self.seen.append(line)
-        return rc
-
-    def kill(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(TIMEOUT)
-
-
-@pytest.fixture
-def serve(config: Path) -> Iterator[list[Serve]]:
-    started: list[Serve] = []
-    try:
-        yield started
-    finally:
-        for s in started:
-            s.kill()
-
-
 def deliver(port: int, rcpt: str, subject: str) -> None:
     message = f"From: <s@remote.test>\r\nSubject: {subject}\r\n\r\nbody\r\n".encode()
     with smtplib.LMTP("127.0.0.1", port, timeout=10) as client:
@@ -307,34 +153,48 @@ def test_serve_first_start_delivery_sigterm_and_restart(config: Path, serve: lis
     srv.until(r"first start, created domain example\.org")
     admin = srv.until(r"^\s+admin\s+(admin@example\.org)\s+password: (\S+)$")
     demo = srv.until(r"^\s+demo user\s+(demo@example\.org)\s+password: (\S+)$")
-    srv.until(r"shown only once")
+    srv.until(r"Kept in .*initial-passwords \(readable only by you\)")
     port = int(srv.until(r"LMTP listening on 127\.0\.0\.1:(\d+)")[1])
     assert port == load_config(config, {}).lmtp.port
     srv.until(r"ready \(data in ")
 
-    # While the server runs, administration commands refuse with a clear message.
-    busy = cli("account", "list", *c)
-    assert busy.returncode == 2
-    assert "in use by a running server" in busy.stderr
-    assert "Stop the server first" in busy.stderr
+    # While the server runs, administration commands refuse with a clear message and a
+    # non-zero status (index rebuild said "in_use: ..." before), and a second server says why.
+    for args in (
+        ("account", "list"),
+        ("account", "create", "x@example.org", "--password", "pw"),
+        ("domain", "list"),
+        ("index", "rebuild"),
+    ):
+        busy = cli(*args, *c)
+        assert busy.returncode == 2, (args, busy)
+        assert "in use by a running server" in busy.stderr, (args, busy.stderr)
+        assert "Stop the server first" in busy.stderr and "in_use" not in busy.stderr
+    second = cli("serve", *c)
+    assert second.returncode == 1 and "Traceback" not in second.stderr, second.stderr
+    assert second.stderr.strip().endswith(
+        "is in use by another stalwart-py process (LevelDB allows one at a time)"
+    )
 
     deliver(port, "demo@example.org", "before restart")
     assert srv.terminate() == 0
     assert any("SIGTERM, shutting down" in line for line in srv.seen)
     assert srv.seen[-1] == "stalwart-py: stopped"
 
-    # Second start: no banner with passwords, and delivery continues.
+    # Second start: no passwords shown, but where they are kept (nobody has logged in yet);
+    # delivery continues.
     srv = Serve(config)
     serve.append(srv)
+    srv.until(r"first-start passwords of admin@example\.org, demo@example\.org are in .*")
     srv.until(r"ready \(data in ")
-    assert not any("password" in line or "first start" in line for line in srv.seen)
+    assert not any("first start" in line for line in srv.seen)
     deliver(port, "demo@example.org", "after restart")
     assert srv.terminate() == 0
-    assert not any("password" in line for line in srv.seen)
+    assert not any(admin[2] in line or demo[2] in line for line in srv.seen)
 
     rows = account_rows(ok("account", "list", *c))
     assert rows["demo@example.org"].messages == 2
-    assert rows["demo@example.org"].used > 0
+    assert rows["demo@example.org"].used not in ("0B", "")
     assert rows["admin@example.org"].messages == 0
 
     # The printed passwords are the real ones, and the admin has its role.

@@ -16,7 +16,7 @@ from typing import TypeVar
 import pytest
 from whoosh.reading import ReaderClosed
 
-from stalwart_py import cli
+from stalwart_py import cli, exit_status
 from stalwart_py.accounts import Directory
 from stalwart_py.server import passwords_for
 from store.fts import And, FtsIndex, Not, Phrase, Prefix, Query, Text, open_index
@@ -240,8 +240,8 @@ def test_index_rebuild_restores_the_same_results(
         assert live == expected(ids)
 
         # While the server holds the data directory, rebuild refuses clearly.
-        assert cli.main(["index", "rebuild", "--config", str(config_file)]) == cli.EXIT_USAGE
-        assert "stop the server first" in capsys.readouterr().err
+        assert cli.main(["index", "rebuild", "--config", str(config_file)]) == exit_status.USAGE
+        assert "Stop the server first" in capsys.readouterr().err
     finally:
         srv.stop()
 

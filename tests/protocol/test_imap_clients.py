@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from imapclient import IMAPClient
 
-from .imap_support import PASSWORD, Env, client_tls, message, running_server
+from tests.support import require_corpus
 
-CORPUS = Path(__file__).resolve().parents[2] / ".." / "shared" / "corpus" / "mime"
+from .imap_support import PASSWORD, Env, client_tls, message, running_server
 
 
 @pytest.fixture
@@ -137,9 +137,8 @@ def test_imapclient_idle_and_condstore(env: Env) -> None:
 
 def test_imapclient_corpus_round_trip(env: Env) -> None:
     """APPEND every corpus message; FETCH gives back the same octets and a BODYSTRUCTURE."""
-    if not CORPUS.is_dir():
-        pytest.skip(f"MIME corpus not found at {CORPUS} (clone without ../shared)")
-    files = sorted(p for p in CORPUS.rglob("*") if p.is_file() and p.suffix in (".eml", ".msg", ""))
+    corpus = require_corpus()
+    files = sorted(p for p in corpus.rglob("*") if p.is_file() and p.suffix in (".eml", ".msg", ""))
     files = [p for p in files if p.name not in ("README.md", "LICENSE-MIT.txt")][:40]
     assert files, "corpus is empty"
     user = env.user()

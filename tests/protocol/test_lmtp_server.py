@@ -24,8 +24,8 @@ from protocols.lmtp import Envelope, LmtpLimits, Reply, reply_for_kind
 from protocols.lmtp.replies import parse_replies
 from protocols.lmtp.server import serve_lmtp, serve_lmtp_connection
 from store.errors import ErrorKind, MailError
+from tests.support import CORPUS, needs_corpus
 
-CORPUS = Path(__file__).resolve().parents[2] / ".." / "shared" / "corpus" / "mime"
 T = TypeVar("T")
 
 
@@ -256,9 +256,8 @@ async def test_backend_exceptions_never_reach_the_wire(nursery: trio.Nursery) ->
     assert backend.delivered == []
 
 
+@needs_corpus
 async def test_corpus_messages_arrive_byte_for_byte(nursery: trio.Nursery) -> None:
-    if not CORPUS.is_dir():
-        pytest.skip(f"MIME corpus not found at {CORPUS} (the shared folder beside the repo)")
     files = sorted(p for p in CORPUS.rglob("*") if p.is_file() and p.suffix != ".md")
     backend = RecordingBackend()
     port = await start(nursery, backend)

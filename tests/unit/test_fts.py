@@ -28,8 +28,7 @@ from store.fts import (
     open_index,
 )
 from store.fts.lang import detect_language, normalize_language
-
-CORPUS = Path(__file__).resolve().parents[2] / ".." / "shared" / "corpus" / "mime"
+from tests.support import require_corpus
 
 
 @pytest.fixture(params=BACKENDS)
@@ -692,9 +691,7 @@ def _extract(raw: bytes) -> tuple[str, str]:
 
 
 def test_corpus_messages(index: FtsIndex) -> None:
-    if not CORPUS.is_dir():
-        pytest.skip(f"MIME corpus not found at {CORPUS} (a clone without ../shared)")
-    files = sorted(CORPUS.rglob("*.eml"))
+    files = sorted(require_corpus().rglob("*.eml"))
     assert files
     docs = []
     for i, path in enumerate(files):

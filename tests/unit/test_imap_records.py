@@ -25,9 +25,7 @@ from store.batch import (
     UpdateEmail,
 )
 from store.codec import pack, unpack
-from tests.support import two_account_store
-
-CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "mime"
+from tests.support import require_corpus, two_account_store
 
 
 @pytest.fixture
@@ -215,14 +213,9 @@ def test_the_mailbox_view_reads_through_the_shared_cache(store: Store) -> None:
     assert [seq for seq, _, _ in one.rows()] == [1, 2]
 
 
-def corpus_messages() -> list[Path]:
-    return sorted(CORPUS.glob("*/*.eml")) if CORPUS.is_dir() else []
-
-
 def test_header_info_and_envelope_fast_paths_match_the_general_ones() -> None:
-    files = corpus_messages()
-    if not files:
-        pytest.skip(f"MIME corpus not found at {CORPUS} (clone outside the workspace)")
+    files = sorted(require_corpus().glob("*/*.eml"))
+    assert files
     for path in files:
         parsed = parse_message(path.read_bytes())
         wire = unpack(pack(parsed.to_wire()))  # as stored: tuples, not lists

@@ -45,8 +45,8 @@ from store.batch import Batch, ImportEmail, PutBlob
 from store.codec import pack
 from store.fts import Query, open_index
 from store.ids import blob_id, object_id, parse_object_id
+from tests.support import CORPUS, needs_corpus
 
-CORPUS = Path(__file__).resolve().parents[2] / ".." / "shared" / "corpus" / "mime"
 USING = (CORE, MAIL, SUBMISSION, VACATION_RESPONSE, BLOB)
 
 SIMPLE = (
@@ -698,9 +698,8 @@ async def test_email_import_uploaded_blob_rfc8621_4_8(env: Env) -> None:
     assert out["oldState"] != out["newState"]
 
 
+@needs_corpus
 async def test_email_import_corpus_messages_rfc8621_4_8(env: Env) -> None:
-    if not CORPUS.is_dir():
-        pytest.skip(f"MIME corpus not found at {CORPUS}")
     files = sorted((CORPUS / "rfc").glob("*.eml"))[:5]
     uploads = {
         f"u{i}": {"data": [{"data:asBase64": base64.b64encode(f.read_bytes()).decode()}]}
@@ -826,9 +825,8 @@ async def test_email_parse_uploaded_and_embedded_blobs_rfc8621_4_9(env: Env) -> 
     }
 
 
+@needs_corpus
 async def test_email_parse_corpus_matches_parser_rfc8621_4_9(env: Env) -> None:
-    if not CORPUS.is_dir():
-        pytest.skip(f"MIME corpus not found at {CORPUS}")
     files = sorted(p for p in CORPUS.rglob("*.eml"))[:40]
     ids = []
     for f in files:

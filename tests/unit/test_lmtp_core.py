@@ -35,8 +35,7 @@ from protocols.lmtp.paths import PathSyntaxError, parse_path
 from protocols.lmtp.replies import parse_replies
 from protocols.lmtp.state import TRANSITIONS, Trigger, next_state
 from store.errors import ErrorKind, MailError
-
-CORPUS = Path(__file__).resolve().parents[2] / ".." / "shared" / "corpus" / "mime"
+from tests.support import require_corpus
 
 Results = Callable[[tuple[str, ...], bytes], Sequence[Reply]]
 
@@ -719,9 +718,8 @@ def test_state_table_shape() -> None:
 
 
 def _corpus_files() -> list[Path]:
-    if not CORPUS.is_dir():
-        pytest.skip(f"MIME corpus not found at {CORPUS} (the shared folder beside the repo)")
-    return sorted(p for p in CORPUS.rglob("*") if p.is_file() and p.suffix != ".md")
+    corpus = require_corpus()
+    return sorted(p for p in corpus.rglob("*") if p.is_file() and p.suffix != ".md")
 
 
 def test_corpus_round_trips_through_data_and_bdat() -> None:
