@@ -119,7 +119,7 @@ class Server:
                 self.credentials = await trio.to_thread.run_sync(
                     bootstrap, directory, cfg.server.default_domain, initial
                 )
-            except MailError as err:  # not raised as is: trio cannot chain a frozen exception
+            except MailError as err:  # one line for the operator, not a traceback
                 raise StartError(f"cannot create the first accounts: {err.detail}") from None
             self.awaiting_first_login = set(initial.load())
             index = open_index(
@@ -348,8 +348,7 @@ class Server:
 
 
 def _open_store(cfg: Config) -> Store:
-    """The store, or a StartError saying why not (a MailError is not raised as is: trio's
-    ``nursery.start`` sets ``__context__`` on it, which a frozen exception refuses)."""
+    """The store, or a StartError saying why not, in one line for the operator."""
     try:
         cfg.server.data_dir.mkdir(parents=True, exist_ok=True)
         return open_store(cfg)

@@ -8,7 +8,6 @@ own ``errors`` module.  Backend code never knows about tags, status lines or pro
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
 
 
 class ErrorKind(enum.Enum):
@@ -27,12 +26,30 @@ class ErrorKind(enum.Enum):
     INTERNAL = "internal"
 
 
-@dataclass(frozen=True, slots=True)
 class MailError(Exception):
-    """A domain failure carried as a value (inside apply results) or raised above the store."""
+    """A domain failure carried as a value (inside apply results) or raised above the store.
 
-    kind: ErrorKind
-    detail: str = ""
+    A plain exception class with value equality, not a frozen dataclass: the interpreter and
+    trio assign ``__context__``/``__traceback__`` to raised exceptions, which a frozen slotted
+    dataclass refuses (TypeError from its ``__setattr__``)."""
+
+    __slots__ = ("kind", "detail")
+
+    def __init__(self, kind: ErrorKind, detail: str = "") -> None:
+        super().__init__(kind, detail)
+        self.kind = kind
+        self.detail = detail
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, MailError):
+            return NotImplemented
+        return type(self) is type(other) and (self.kind, self.detail) == (other.kind, other.detail)
+
+    def __hash__(self) -> int:
+        return hash((type(self), self.kind, self.detail))
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(kind={self.kind!r}, detail={self.detail!r})"
 
     def __str__(self) -> str:
         return f"{self.kind.value}: {self.detail}" if self.detail else self.kind.value
