@@ -81,6 +81,8 @@ def _tokenize(text: str) -> list[_Tok]:
                     depth -= 1
                 i += 1
             body = text[start : i - 1 if depth == 0 else n]
+            if "\\" in body:  # quoted-pairs are part of ccontent (RFC 5322 §3.2.2)
+                body = _QUOTED_PAIR.sub(r"\1", body)
             toks.append(_Tok("c", body.strip(), ws))
             ws = True
             pos = i
@@ -303,7 +305,11 @@ def parse_address_list(value: str | None) -> list[Address]:
 
 
 def _env_address(mb: _Mailbox) -> EnvelopeAddress:
-    return EnvelopeAddress(mb.name, mb.adl, mb.local, mb.domain if mb.domain is not None else "")
+    # ``user@domain (Real Name)``: with no phrase, the comment is the name, as JMAP's
+    # EmailAddress has it (:func:`_jmap_address`) and as Dovecot's and most servers' ENVELOPE
+    # show it (RFC 9051 §7.5.2 leaves addr-name to the server: "phrase" or NIL).
+    name = mb.name if mb.name is not None else mb.comment
+    return EnvelopeAddress(name, mb.adl, mb.local, mb.domain if mb.domain is not None else "")
 
 
 def parse_envelope_addresses(value: str | None) -> tuple[EnvelopeAddress, ...]:

@@ -139,3 +139,22 @@ def test_no_nul_in_a_normal_literal(env: Env) -> None:
     # BINARY sends what is stored, NUL included, in a literal8.
     data = raw_reply(w, "a2 FETCH 1 (BINARY.PEEK[2] BINARY.PEEK[])")
     assert literals(data) == [(b"~{3}", b"\x00\x01\x00"), (b"~{%d}" % size, NUL_MESSAGE)]
+
+
+def test_envelope_name_from_a_comment(env: Env) -> None:
+    """``user@domain (Real Name)``: with no phrase, the comment is the ENVELOPE addr-name
+    (RFC 9051 §7.5.2 addr-name; RFC 5322 §3.4's obsolete form), as Dovecot and JMAP's
+    EmailAddress (RFC 8621 §4.1.2.3) present it.  A phrase wins over a comment; a quoted-pair
+    in the comment is unescaped (RFC 5322 §3.2.2)."""
+    data = (
+        b"From: alice@remote.test (Alice \\(A\\) Liddell)\r\n"
+        b"To: Bob Phrase <bob@example.org> (not this), carol@example.org\r\n"
+        b"Cc: <dave@example.org> (Dave)\r\n"
+        b"Subject: comments\r\n\r\nhi\r\n"
+    )
+    w = selected(env, data)
+    r = w.cmd("a1 FETCH 1 (ENVELOPE)")
+    line = r.lines[0]
+    assert '(("Alice (A) Liddell" NIL "alice" "remote.test"))' in line, line
+    assert '(("Bob Phrase" NIL "bob" "example.org")(NIL NIL "carol" "example.org"))' in line
+    assert '(("Dave" NIL "dave" "example.org"))' in line, line
