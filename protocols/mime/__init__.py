@@ -7,7 +7,13 @@ BINARY) and JMAP Email/get.  ``to_wire()``/``from_wire()`` give a compact msgpac
 
 from __future__ import annotations
 
-from .address import parse_address_list, parse_date, parse_envelope_addresses, parse_message_ids
+from .address import (
+    parse_address_list,
+    parse_date,
+    parse_date_day,
+    parse_envelope_addresses,
+    parse_message_ids,
+)
 from .bodies import body_lists, normalize_subject
 from .codec import decode_header_value, decode_text
 from .content import decode_body, inner_buffer, part_text
@@ -45,6 +51,7 @@ __all__ = [
     "parse_address_list",
     "parse_content_type",
     "parse_date",
+    "parse_date_day",
     "parse_disposition",
     "parse_envelope_addresses",
     "parse_message",

@@ -332,8 +332,9 @@ def parse_message_ids(value: str | None) -> tuple[str, ...]:
     return tuple(ids)
 
 
-def parse_date(value: str | None) -> int | None:
-    """RFC 5322 §3.3 date-time (with obsolete forms) → unix seconds, None when unparsable."""
+def _date_fields(value: str | None) -> tuple[int, int, int, int, int, int, int] | None:
+    """(year, month, day, hour, minute, second, zone offset in seconds) of an RFC 5322 §3.3
+    date-time (obsolete forms too), None when unparsable."""
     if not value:
         return None
     try:
@@ -345,7 +346,25 @@ def parse_date(value: str | None) -> int | None:
             return None
         if not (0 <= second <= 61) or not (1 <= year <= 9999):
             return None
-        offset = parsed[9] or 0
-        return calendar.timegm((year, month, day, hour, minute, second, 0, 0, 0)) - offset
+        return year, month, day, hour, minute, second, parsed[9] or 0
     except Exception:  # noqa: BLE001 - parsedate_tz raises assorted errors on junk
         return None
+
+
+def parse_date(value: str | None) -> int | None:
+    """RFC 5322 §3.3 date-time (with obsolete forms) → unix seconds, None when unparsable."""
+    fields = _date_fields(value)
+    if fields is None:
+        return None
+    year, month, day, hour, minute, second, offset = fields
+    return calendar.timegm((year, month, day, hour, minute, second, 0, 0, 0)) - offset
+
+
+def parse_date_day(value: str | None) -> int | None:
+    """The day of an RFC 5322 date-time *in its own zone*, as the unix time of that day's
+    00:00 UTC: ``Sun, 25 Mar 2007 00:00:00 +0200`` is 25-Mar-2007 (what IMAP's SENTON compares,
+    "disregarding time and timezone", RFC 3501 §6.4.4).  None when unparsable."""
+    fields = _date_fields(value)
+    if fields is None:
+        return None
+    return calendar.timegm((fields[0], fields[1], fields[2], 0, 0, 0, 0, 0, 0))

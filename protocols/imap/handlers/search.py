@@ -190,8 +190,11 @@ class Evaluator:
                 return lambda seq, uid, email: test(email.received_at)
 
             def sent(seq: int, uid: int, email: Email) -> bool:
-                ts = self.header_info(email).sent_at
-                return test(email.received_at if ts is None else ts)
+                # RFC 3501 §6.4.4 "disregarding time and timezone": the date as written in
+                # the Date: header's own zone.  Without a parsable Date:, the internal date
+                # (as Dovecot does), whose day is the UTC one INTERNALDATE shows.
+                day = self.header_info(email).sent_day
+                return test(email.received_at if day is None else day)
 
             return sent
         if isinstance(key, C.SearchSize):
