@@ -19,6 +19,7 @@ from .codec import decode_header_value, decode_text
 from .content import decode_body, inner_buffer, part_text
 from .headers import header_values, parse_content_type, parse_disposition
 from .html import html_to_text
+from .lineends import canonical_line_ends, has_bare_line_ends
 from .model import (
     WIRE_VERSION,
     Address,
@@ -41,9 +42,11 @@ __all__ = [
     "MimePart",
     "ParsedMessage",
     "body_lists",
+    "canonical_line_ends",
     "decode_body",
     "decode_header_value",
     "decode_text",
+    "has_bare_line_ends",
     "header_values",
     "html_to_text",
     "inner_buffer",

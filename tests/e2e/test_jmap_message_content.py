@@ -4,10 +4,11 @@ ends Email/import stores (RFC 5322 §2.3)."""
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 from tests.e2e.test_jmap_conformance_core import Client, jc
-from tests.protocol.test_imap_content import ENCODED, QP_DECODED
+from tests.protocol.test_imap_content import ENCODED, LF_MESSAGE, LF_STORED, QP_DECODED
 
 __all__ = ["jc"]
 
@@ -44,3 +45,38 @@ def test_email_address_name_from_a_comment(jc: Client) -> None:
     eid = import_raw(jc, raw)["id"]
     e = jc.ok("Email/get", {"ids": [eid], "properties": ["from"]})["list"][0]
     assert e["from"] == [{"name": "Alice (A) Liddell", "email": "alice@remote.test"}]
+
+
+def test_email_import_stores_crlf_line_ends(jc: Client) -> None:
+    """RFC 5322 §2.3: an uploaded message with bare LF / lone CR line ends is imported (RFC 8621
+    §4.8) with CRLF line ends, whole, binary bodies kept; the Email's ``blobId`` and ``size``
+    are those of what is stored (the upload's own blob is left as uploaded).  Blob/upload's
+    data (RFC 9404) imports the same way."""
+    created = import_raw(jc, LF_MESSAGE)
+    assert created["size"] == len(LF_STORED)
+    path = f"/jmap/download/{jc.account_id}/{created['blobId']}/m.eml?accept=message/rfc822"
+    r = jc.request("GET", path)
+    assert r.status == 200 and r.body == LF_STORED
+    out = jc.api(
+        [
+            "Blob/upload",
+            {
+                "accountId": jc.account_id,
+                "create": {
+                    "b": {"data": [{"data:asBase64": base64.b64encode(LF_MESSAGE).decode()}]}
+                },
+            },
+            "u",
+        ],
+        [
+            "Email/import",
+            {
+                "accountId": jc.account_id,
+                "emails": {"i": {"blobId": "#b", "mailboxIds": {jc.mailbox("inbox"): True}}},
+            },
+            "i",
+        ],
+    )["methodResponses"]
+    assert out[1][0] == "Email/import", out
+    assert out[1][1]["created"]["i"]["size"] == len(LF_STORED), out
+    assert out[1][1]["created"]["i"]["blobId"] == created["blobId"]

@@ -5,6 +5,7 @@ of what APPEND and LMTP store (RFC 5322 §2.3)."""
 from __future__ import annotations
 
 import re
+import socket
 
 from .imap_support import Env, ImapWire
 
@@ -158,3 +159,116 @@ def test_envelope_name_from_a_comment(env: Env) -> None:
     assert '(("Alice (A) Liddell" NIL "alice" "remote.test"))' in line, line
     assert '(("Bob Phrase" NIL "bob" "example.org")(NIL NIL "carol" "example.org"))' in line
     assert '(("Dave" NIL "dave" "example.org"))' in line, line
+
+
+# -- line ends (RFC 5322 §2.3) ------------------------------------------------------------------
+
+LF_MESSAGE = (
+    b"From: alice@remote.test\n"
+    b"Subject: bare LF\n"
+    b"MIME-Version: 1.0\n"
+    b'Content-Type: multipart/mixed; boundary="XX"\n'
+    b"\n"
+    b"--XX\n"
+    b"Content-Type: text/plain\n"
+    b"\n"
+    b"line one\n"
+    b"line two\r\r\n"  # a doubled CR before the LF is one line end
+    b"old mac\rline\n"  # a lone CR is a line end
+    b"--XX\n"
+    b"Content-Type: application/octet-stream\n"
+    b"Content-Transfer-Encoding: binary\n"
+    b"\n"
+    b"\x01\n\r\x02\r\n\n\x03"  # binary (RFC 2045 §6.2): CR and LF here are data
+    b"\n--XX--\n"
+)
+LF_STORED = (
+    b"From: alice@remote.test\r\n"
+    b"Subject: bare LF\r\n"
+    b"MIME-Version: 1.0\r\n"
+    b'Content-Type: multipart/mixed; boundary="XX"\r\n'
+    b"\r\n"
+    b"--XX\r\n"
+    b"Content-Type: text/plain\r\n"
+    b"\r\n"
+    b"line one\r\n"
+    b"line two\r\n"
+    b"old mac\r\nline\r\n"
+    b"--XX\r\n"
+    b"Content-Type: application/octet-stream\r\n"
+    b"Content-Transfer-Encoding: binary\r\n"
+    b"\r\n"
+    b"\x01\n\r\x02\r\n\n\x03"
+    b"\r\n--XX--\r\n"
+)
+
+
+def check_stored_with_crlf(w: ImapWire, seq: int) -> None:
+    """BODY[] is the CRLF form, RFC822.SIZE its size, and the parts were found in it."""
+    data = raw_reply(w, f"f{seq} FETCH {seq} (RFC822.SIZE BODY.PEEK[] BINARY.PEEK[2] ENVELOPE)")
+    assert b"RFC822.SIZE %d " % len(LF_STORED) in data, data
+    assert literals(data) == [
+        (b"{%d}" % len(LF_STORED), LF_STORED),
+        (b"{8}", b"\x01\n\r\x02\r\n\n\x03"),
+    ]
+    assert b'"bare LF"' in data
+    r = w.cmd(f"g{seq} FETCH {seq} (BODY.PEEK[1])")
+    assert r.lines == [f"* {seq} FETCH (BODY[1] {{33}}\r\nline one\r\nline two\r\nold mac\r\nline)"]
+
+
+def test_append_stores_crlf_line_ends(env: Env) -> None:
+    """RFC 5322 §2.3 "CR and LF MUST only occur together as CRLF": a message APPENDed with bare
+    LF (or lone CR) line ends is stored with CRLF, whole; RFC822.SIZE is the size of what BODY[]
+    sends (not the literal's); a part in the binary transfer encoding is kept octet for octet.
+    MULTIAPPEND (RFC 3502) likewise."""
+    w = env.session(env.user())
+    r = w.cmd_literals("a1 APPEND INBOX ", LF_MESSAGE, "", binary=True)
+    assert r.status == "OK", str(r)
+    mac = b"From: a@remote.test\rSubject: classic Mac\r\rline one\r\rline three\r"
+    r = w.cmd_literals("a2 APPEND INBOX ", LF_MESSAGE, " ", mac, "")
+    assert r.status == "OK", str(r)
+    w.cmd("s1 SELECT INBOX")
+    check_stored_with_crlf(w, 1)
+    check_stored_with_crlf(w, 2)
+    # Lone CRs are line ends too (an empty line included).
+    stored = b"From: a@remote.test\r\nSubject: classic Mac\r\n\r\nline one\r\n\r\nline three\r\n"
+    data = raw_reply(w, "a3 FETCH 3 (RFC822.SIZE BODY.PEEK[] BODY.PEEK[TEXT])")
+    assert b"RFC822.SIZE %d " % len(stored) in data, data
+    assert [c for _, c in literals(data)] == [stored, b"line one\r\n\r\nline three\r\n"]
+
+
+def lmtp_raw(port: int, rcpt: str, data: bytes) -> list[bytes]:
+    """One LMTP transaction over a raw socket (smtplib would fix the line ends itself); the
+    reply lines."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        f = sock.makefile("rb")
+        replies = [f.readline()]
+        for line in (b"LHLO t.test", b"MAIL FROM:<a@remote.test>", f"RCPT TO:<{rcpt}>".encode()):
+            sock.sendall(line + b"\r\n")
+            while True:
+                reply = f.readline()
+                replies.append(reply)
+                if reply[3:4] != b"-":
+                    break
+        sock.sendall(b"DATA\r\n")
+        replies.append(f.readline())
+        sock.sendall(data + b"\r\n.\r\n")
+        replies.append(f.readline())
+        sock.sendall(b"QUIT\r\n")
+        return replies
+
+
+def test_lmtp_delivery_stores_crlf_line_ends(env: Env) -> None:
+    """RFC 5322 §2.3: a message that arrives over LMTP DATA with bare LF line ends (RFC 5321
+    §4.1.1.4 only ends DATA at CRLF.CRLF) is stored with CRLF, whole, after the trace
+    headers; RFC822.SIZE is the size of BODY[]."""
+    user = env.user()
+    replies = lmtp_raw(env.srv.lmtp_port, user, LF_MESSAGE)
+    assert replies[-1].startswith(b"250 "), replies
+    w = env.session(user)
+    w.cmd("s1 SELECT INBOX")
+    data = raw_reply(w, "f1 FETCH 1 (RFC822.SIZE BODY.PEEK[])")
+    ((_, body),) = literals(data)
+    assert b"RFC822.SIZE %d " % len(body) in data
+    assert body.endswith(b"\r\n" + LF_STORED + b"\r\n"), body  # DATA's last CRLF is the message's
+    assert body.count(b"\n") == body.count(b"\r\n") + 2  # only the binary part's bare LFs

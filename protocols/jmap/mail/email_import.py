@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Final
 
-from protocols.mime import ParsedMessage, parse_message
+from protocols.mime import ParsedMessage, canonical_line_ends, parse_message
 from store.batch import ImportEmail
 from store.codec import unpack
 from store.ids import object_id, parse_object_id
@@ -92,6 +92,7 @@ def _import_one(call: MethodCall, ctx: JmapContext, acct: int, obj: Any, now: in
     raw = blob_reader(ctx, acct, call.created_ids)(ident)
     if raw is None:
         raise SetError("blobNotFound", f"Blob {ident!r} not found.", notFound=[ident])
+    raw = canonical_line_ends(raw)  # RFC 5322 §2.3: stored with CRLF line ends
     parsed = parse_message(raw)
     if not raw.strip() or not parsed.headers:
         # §4.8 invalidEmail: "The server MAY forbid an Email with certain properties".
