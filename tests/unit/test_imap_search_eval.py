@@ -16,7 +16,6 @@ from protocols.imap.session import ImapSession
 from stalwart_py.accounts import Directory
 from stalwart_py.storage import write
 from store import ApplyResult, Batch, Store
-from store.fts import Query
 from store.models import Principal
 
 USER = "u@example.org"
@@ -85,14 +84,14 @@ async def session(tmp_path: Path) -> tuple[ImapSession, Store]:
     async def authenticate(user: str, password: str) -> Principal | None:
         return store.principal_by_name(user)
 
-    async def search_text(acct: int, query: Query) -> set[int]:
+    async def search_substring(acct: int, needle: str, body_only: bool) -> set[int]:
         return set()
 
     ctx = ImapContext(
         store=store,
         write=store_write,
         authenticate=authenticate,
-        search_text=search_text,
+        search_substring=search_substring,
         now=lambda: 1_800_000_000,
         allow_plaintext_auth=True,
     )
