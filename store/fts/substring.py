@@ -3,11 +3,11 @@
 
 A word index cannot answer an infix needle (``sdfghjk`` in ``asdfghjkl``), so each email's
 case-folded searchable pieces (header, one per text part: :mod:`protocols.mime.searchtext`)
-are kept in an SQLite table beside the index directory, and a search scans them with SQLite's
-``instr`` in C: one pass over the account's rows, no message is parsed or decoded at search
-time, and memory stays at SQLite's page cache whatever the mailbox size.  The pieces are stored
-as UTF-8 BLOBs: byte-wise ``instr`` on UTF-8 finds exactly the character substrings, NUL
-included, and a needle never spans two pieces (rows).
+are kept in an SQLite table beside the index directory, and a search scans them: one pass over
+the account's rows with a C substring search per row, no message is parsed or decoded at search
+time, and memory stays at SQLite's page cache plus one row whatever the mailbox size.  The
+pieces are stored as UTF-8 BLOBs: a byte-wise substring of UTF-8 is exactly a character
+substring, NUL included, and a needle never spans two pieces (rows).
 
 Like the word index it is derived data, written by the indexer thread (one thread at a time)
 and committed *before* the word index commits its cursors, so a crash between the two re-adds
@@ -98,12 +98,13 @@ class SubstringIndex:
         ``needle`` case-insensitively; uncommitted rows are seen too (one connection)."""
         folded = needle.casefold().encode("utf-8", "replace")
         with self._lock:
+            # The rows are read and tested in Python: ``bytes in`` is a fast substring search
+            # (SQLite's instr() compares at every octet, ~4x slower here).
             rows = self._db.execute(
-                "SELECT DISTINCT email FROM piece WHERE account = ? AND kind >= ?"
-                " AND instr(text, ?) > 0",
-                (account, BODY if body_only else HEADER, folded),
+                "SELECT email, text FROM piece WHERE account = ? AND kind >= ?",
+                (account, BODY if body_only else HEADER),
             )
-            return {r[0] for r in rows}
+            return {email for email, text in rows if folded in text}
 
     def close(self) -> None:
         with self._lock:
