@@ -4,9 +4,11 @@ IMAP4rev2 sessions, and see a message at once after APPEND or delivery."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from .imap_support import Env, ImapWire
+from .imap_support import Env, ImapWire, checked_env
 
 MESSAGES = [
     # 1: plain text, the infix example of the issue
@@ -103,3 +105,24 @@ def test_text_search_sees_a_message_at_once(env: Env) -> None:
     w.cmd("n1 NOOP").expect(["* 6 EXISTS", "* 6 RECENT"], "n1 OK NOOP completed")
     r = w.cmd("q9 UID SEARCH BODY ered-infix-tok")
     assert r.has(r"\* SEARCH 6"), str(r)
+
+
+def test_lost_substring_index_is_rebuilt(tmp_path: Path) -> None:
+    """The substring index is derived data: a server that finds it missing (an upgrade, a lost
+    file) rebuilds it with the word index, and SEARCH TEXT answers as before."""
+    data = tmp_path / "data"
+    with checked_env(data) as env:
+        user = env.user()
+        env.deliver(user, b"Subject: kept\r\n\r\nsome-rebuilt-infix-text\r\n")
+        w = env.session(user)
+        w.cmd("s1 SELECT INBOX")
+        assert w.cmd("a1 SEARCH TEXT ebuilt-inf").untagged == ["* SEARCH 1"]
+        index_dir = env.srv.cfg.search.index_dir
+    texts = index_dir.parent / f"{index_dir.name}-substring.sqlite"
+    assert texts.exists()
+    texts.unlink()
+    with checked_env(data) as env:
+        w = env.session(user)
+        w.cmd("s1 SELECT INBOX")
+        assert w.cmd("a1 SEARCH TEXT ebuilt-inf").untagged == ["* SEARCH 1"]
+        assert w.cmd("a2 SEARCH TEXT not-there").untagged == ["* SEARCH"]
