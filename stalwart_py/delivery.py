@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 
 import trio
 
-from protocols.mime import ParsedMessage, parse_message
+from protocols.mime import ParsedMessage, canonical_line_ends, has_bare_line_ends, parse_message
 from store import Batch, MailError, Store
 from store.batch import ImportEmail, PutBlob
 from store.codec import pack
@@ -191,6 +191,9 @@ class Delivery:
                 first_rcpt.setdefault(acct, rcpt)
         if not account_of:
             return results
+        if has_bare_line_ends(data):
+            # RFC 5322 §2.3: stored with CRLF line ends (binary bodies kept as they are).
+            data = await trio.to_thread.run_sync(self._canonical, data)
         ops: list[PutBlob | ImportEmail] = []
         targets: list[int] = []
         for acct, rcpt in first_rcpt.items():
@@ -230,6 +233,10 @@ class Delivery:
             elif not mine:
                 results[i] = MailError(ErrorKind.NOT_FOUND, "no deliverable account")
         return results
+
+    def _canonical(self, data: bytes) -> bytes:
+        limit = self.options.max_parse_size
+        return canonical_line_ends(data, lambda raw: parse_bounded(raw, limit))
 
     async def _copy_ops(
         self, acct: int, mailbox_id: int, raw: bytes, now: int

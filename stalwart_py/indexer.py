@@ -12,12 +12,16 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 from protocols.mime import ParsedMessage, html_to_text, part_text
+from protocols.mime.searchtext import SearchText, search_text
 from store import ChangeEvent, Store
 from store.codec import unpack
 from store.fts import FtsDocument, FtsIndex, Query
+from store.fts.substring import FILE_NAME as SUBSTRING_FILE
+from store.fts.substring import SubstringIndex
 from store.models import Email
 
 log = logging.getLogger(__name__)
@@ -36,13 +40,26 @@ def _addresses(addrs: Iterable[object]) -> str:
     return ", ".join(out)
 
 
-def document_for(store: Store, account_id: int, email: Email) -> FtsDocument | None:
-    """The index document of one stored email (None if it vanished meanwhile)."""
+@dataclass(frozen=True, slots=True)
+class Indexed:
+    """What is indexed of one email: its word-index document and its substring pieces."""
+
+    document: FtsDocument
+    text: SearchText
+
+
+def indexed_for(store: Store, account_id: int, email: Email) -> Indexed | None:
+    """The word-index document and substring pieces of one stored email (None if it vanished
+    meanwhile)."""
     meta = store.metadata(account_id, email.id)
     raw = store.blob(email.blob)
     if meta is None or raw is None:
         return None
     parsed = ParsedMessage.from_wire(unpack(meta))
+    return Indexed(_document(account_id, email, raw, parsed), search_text(raw, parsed))
+
+
+def _document(account_id: int, email: Email, raw: bytes, parsed: ParsedMessage) -> FtsDocument:
     parts = {p.part_id: p for p in parsed.root.walk()}
     body: list[str] = []
     size = 0
@@ -94,6 +111,11 @@ class Indexer:
     ) -> None:
         self.store = store
         self.index = index
+        # IMAP SEARCH TEXT/BODY substrings, in a file beside the word index's directory (a
+        # backend may wipe that directory); a new one means the word index is rebuilt with it.
+        self.texts = SubstringIndex(index.path.parent / f"{index.path.name}-{SUBSTRING_FILE}")
+        if self.texts.created and index.all_cursors():
+            index.clear()
         self.commit_interval = commit_interval
         self.batch_size = max(1, batch_size)
         # Changes are gathered for up to ``index_delay`` seconds and indexed together: nothing
@@ -144,6 +166,7 @@ class Indexer:
                 while self._index_account(acct):
                     pass
             self._commit()
+            self.texts.close()
 
     def catch_up(self, acct: int) -> None:
         """Indexes the account's outstanding changes now, so that a search right after a
@@ -159,6 +182,14 @@ class Indexer:
             # (a flag change does not cost a tantivy commit per SEARCH).
             if self._dirty_docs:
                 self._commit()
+
+    def search_substring(self, acct: int, needle: str, *, body_only: bool) -> set[int]:
+        """Emails whose header or body text (body only with ``body_only``) contains
+        ``needle``, case-insensitively (IMAP SEARCH TEXT / BODY).  Blocking, like
+        :meth:`search`; sees what was just delivered."""
+        self.catch_up(acct)
+        with self._work:
+            return self.texts.search(acct, needle, body_only=body_only)
 
     def search(self, acct: int, query: Query) -> set[int]:
         """Blocking: call from a worker thread.  The index is used by one thread at a time
@@ -232,6 +263,7 @@ class Indexer:
                 time.sleep(1.0)
 
     def _commit(self) -> None:
+        self.texts.commit()  # first: a crash before the cursors commit only re-adds rows
         if self._cursors:
             self.index.set_cursors(dict(self._cursors))
         self.index.commit()
@@ -245,6 +277,7 @@ class Indexer:
         state = self.store.account(acct)
         if state is None:
             self.index.remove_account(acct)
+            self.texts.remove_account(acct)
             self._cursors[acct] = 0
             self._uncommitted += 1
             return False
@@ -266,14 +299,14 @@ class Indexer:
                     destroyed.append(e.id)
         if destroyed:
             self.index.remove(acct, destroyed)
-        docs = []
+            self.texts.remove(acct, destroyed)
+        found = []
         for eid in created:
             email = self.store.email(acct, eid)
-            doc = document_for(self.store, acct, email) if email is not None else None
-            if doc is not None:
-                docs.append(doc)
-        if docs:
-            self.index.add(docs)
+            indexed = indexed_for(self.store, acct, email) if email is not None else None
+            if indexed is not None:
+                found.append(indexed)
+        docs = self._add(found)
         self.indexed += len(docs)
         self._dirty_docs += len(docs) + len(destroyed)
         if changes:
@@ -281,21 +314,30 @@ class Indexer:
             self._uncommitted += len(docs) + len(destroyed) + 1
         return len(changes) >= self.batch_size
 
-    def _reindex_account(self, acct: int, modseq: int) -> None:
-        self.index.remove_account(acct)
-        docs = []
-        self._dirty_docs += 1
-        for email in self.store.emails(acct):
-            doc = document_for(self.store, acct, email)
-            if doc is not None:
-                docs.append(doc)
-            if len(docs) >= self.batch_size:
-                self.index.add(docs)
-                self.indexed += len(docs)
-                docs = []
+    def _add(self, found: Sequence[Indexed]) -> list[FtsDocument]:
+        """Adds emails to both indexes; their word-index documents."""
+        for x in found:
+            d = x.document
+            self.texts.add(d.account_id, d.email_id, x.text.header, x.text.body)
+        docs = [x.document for x in found]
         if docs:
             self.index.add(docs)
-            self.indexed += len(docs)
+        return docs
+
+    def _reindex_account(self, acct: int, modseq: int) -> None:
+        self.index.remove_account(acct)
+        self.texts.remove_account(acct)
+        found: list[Indexed] = []
+        self._dirty_docs += 1
+        for email in self.store.emails(acct):
+            indexed = indexed_for(self.store, acct, email)
+            if indexed is not None:
+                found.append(indexed)
+            if len(found) >= self.batch_size:
+                self.indexed += len(self._add(found))
+                found = []
+        if found:
+            self.indexed += len(self._add(found))
         self._cursors[acct] = modseq
         self._uncommitted += 1
 
@@ -303,6 +345,7 @@ class Indexer:
         """Clears the index and indexes every account from the store (run with the indexer
         thread stopped, e.g. from ``stalwart-py index rebuild``).  Returns documents indexed."""
         self.index.clear()
+        self.texts.clear()
         before = self.indexed
         for p in self.store.principals():
             state = self.store.account(p.id)

@@ -29,7 +29,7 @@ from protocols.lmtp import LmtpLimits
 from protocols.lmtp.server import serve_lmtp
 from store import ApplyResult, Batch, ErrorKind, MailError, Store
 from store.batch import CompactChanges, ExpireBlobs
-from store.fts import Query, open_index
+from store.fts import open_index
 from store.models import Principal
 
 from . import clock
@@ -223,9 +223,10 @@ class Server:
         store, indexer = self.store, self.indexer
         assert store is not None and indexer is not None
 
-        async def search_text(account_id: int, query: Query) -> set[int]:
+        async def search_substring(account_id: int, needle: str, body_only: bool) -> set[int]:
             assert indexer is not None
-            return await trio.to_thread.run_sync(indexer.search, account_id, query)
+            search = functools.partial(indexer.search_substring, body_only=body_only)
+            return await trio.to_thread.run_sync(search, account_id, needle)
 
         async def store_write(batch: Batch) -> ApplyResult:
             assert store is not None
@@ -235,7 +236,7 @@ class Server:
             store=store,
             write=store_write,
             authenticate=authenticator.authenticate,
-            search_text=search_text,
+            search_substring=search_substring,
             now=clock.now,
             hostname=cfg.server.hostname,
             limits=ImapLimits(

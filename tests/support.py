@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -12,6 +13,7 @@ from typing import Any
 import pytest
 import trio
 
+from protocols.mime import parse_message
 from stalwart_py.config import Config, load_config
 from stalwart_py.server import Server
 from store import Batch, Store
@@ -160,3 +162,19 @@ def two_account_store(path: Path, now: int = 1) -> Store:
         )
     )
     return store
+
+
+def crlf_reference(raw: bytes) -> bytes:
+    """What is stored of ``raw`` (RFC 5322 §2.3): every LF, CR or CR-run-then-LF becomes CRLF,
+    except inside the bodies of parts in the binary transfer encoding (RFC 2045 §6.2), which
+    the parser locates in ``raw``."""
+    binary = sorted(
+        (p.body_start, p.body_end)
+        for p in parse_message(raw).root.walk()
+        if not p.parts and p.encoding == "binary"
+    )
+    out, pos = [], 0
+    for start, end in binary:
+        out += [re.sub(rb"\r*\n|\r", b"\r\n", raw[pos:start]), raw[start:end]]
+        pos = end
+    return b"".join([*out, re.sub(rb"\r*\n|\r", b"\r\n", raw[pos:])])

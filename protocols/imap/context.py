@@ -7,7 +7,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from store import ApplyResult, Batch, Store
-from store.fts import Query
 from store.models import Principal
 
 from .records import RecordCache
@@ -55,7 +54,8 @@ class ImapContext:
     store: Store
     write: Callable[[Batch], Awaitable[ApplyResult]]
     authenticate: Callable[[str, str], Awaitable[Principal | None]]
-    search_text: Callable[[int, Query], Awaitable[set[int]]]
+    # (account, needle, body_only) -> emails whose text contains the needle (SEARCH TEXT/BODY)
+    search_substring: Callable[[int, str, bool], Awaitable[set[int]]]
     now: Callable[[], int]
     hostname: str = "localhost"
     limits: ImapLimits = field(default_factory=ImapLimits)

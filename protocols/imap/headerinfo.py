@@ -2,9 +2,10 @@
 
 SUBJECT, FROM, TO, CC and BCC (RFC 9051 §6.4.4) match "messages that contain the specified
 string" in that field: a case-insensitive substring of the decoded field.  Sent-date keys read
-the Date: header.  These are functions of the message bytes alone, so they are cached by blob
-digest (content-addressed, so never stale), shared by every session and account, and a search
-over a mailbox decodes each message's stored parse once, not once per search.
+the day of the (first) Date: header in its own time zone.  These are functions of the message
+bytes alone, so they are cached by blob digest (content-addressed, so never stale), shared by
+every session and account, and a search over a mailbox decodes each message's stored parse
+once, not once per search.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from protocols.mime import Address, ParsedMessage
+from protocols.mime import Address, ParsedMessage, parse_date_day
 from protocols.mime.model import EnvelopeAddress
 
 MAX_CACHED = 50_000  # like the ENVELOPE/BODYSTRUCTURE render cache (handlers/fetch.py)
@@ -22,14 +23,16 @@ MAX_CACHED = 50_000  # like the ENVELOPE/BODYSTRUCTURE render cache (handlers/fe
 
 @dataclass(frozen=True, slots=True)
 class HeaderInfo:
-    """Case-folded search text of the envelope fields, and the Date: header."""
+    """Case-folded search text of the envelope fields, and the Date: header's day (the unix
+    time of 00:00 UTC of the date as written in the header's own zone; None when there is no
+    parsable Date:)."""
 
     subject: str
     from_: str
     to: str
     cc: str
     bcc: str
-    sent_at: int | None
+    sent_day: int | None
 
     def text(self, field: str) -> str:
         """The case-folded text of ``SUBJECT``/``FROM``/``TO``/``CC``/``BCC``."""
@@ -79,14 +82,15 @@ def header_info_of(parsed: ParsedMessage) -> HeaderInfo:
         to=_addresses(parsed.to, env.to),
         cc=_addresses(parsed.cc, env.cc),
         bcc=_addresses(parsed.bcc, env.bcc),
-        sent_at=parsed.sent_at,
+        sent_day=parse_date_day(env.date),
     )
 
 
 def header_info_of_wire(wire: Sequence[Any]) -> HeaderInfo:
     """The same from :meth:`ParsedMessage.to_wire` output (current ``WIRE_VERSION``), without
     rebuilding the MIME tree: the envelope is field 3 (from, to, cc and bcc at 2, 5, 6 and 7
-    in it); sent_at, subject, from, to, cc and bcc are fields 7, 8, 9, 12, 13 and 14."""
+    in it, the Date: header at 0); subject, from, to, cc and bcc are fields 8, 9, 12, 13 and
+    14."""
     env = wire[3]
     return HeaderInfo(
         subject=(wire[8] or "").casefold(),
@@ -94,7 +98,7 @@ def header_info_of_wire(wire: Sequence[Any]) -> HeaderInfo:
         to=_wire_addresses(wire[12], env[5]),
         cc=_wire_addresses(wire[13], env[6]),
         bcc=_wire_addresses(wire[14], env[7]),
-        sent_at=wire[7],
+        sent_day=parse_date_day(env[0]),
     )
 
 

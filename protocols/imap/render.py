@@ -418,7 +418,7 @@ def binary(raw: bytes, parsed: ParsedMessage, part: tuple[int, ...]) -> bytes | 
 
 
 def binary_size(raw: bytes, parsed: ParsedMessage, part: tuple[int, ...]) -> int | None:
-    """``BINARY.SIZE[part]``: the size :func:`binary` would return, without decoding (the
+    """``BINARY.SIZE[part]``: the size :func:`binary` would return, without decoding base64 (the
     decoded size was recorded at delivery); None for an unknown encoding."""
     if not part:
         return len(raw)
@@ -430,6 +430,10 @@ def binary_size(raw: bytes, parsed: ParsedMessage, part: tuple[int, ...]) -> int
         return p.size
     if p.encoding not in _DECODABLE:
         return None
+    if p.encoding == "quoted-printable":
+        # Measured, not the size recorded at delivery: a message stored before the RFC 2045
+        # §6.7 decoder fix recorded another size, and RFC 3516 §4.2 wants exactly BINARY[]'s.
+        return len(decode_transfer(loc.buf[p.body_start : p.body_end], p.encoding))
     return p.decoded_size
 
 

@@ -7,7 +7,8 @@ strict client:
 - a quoted string holds at most :data:`QUOTED_MAX` octets, no NUL, CR or LF, and 8-bit octets only
   when they are valid UTF-8 and the session may receive UTF-8 (IMAP4rev2 / UTF8=ACCEPT);
 - ``"`` and ``\\`` are escaped with ``\\`` (RFC 9051 §4.3);
-- everything else goes as a literal ``{n}`` (``~{n}`` for ``Literal(binary=True)``, RFC 3516).
+- everything else goes as a literal ``{n}`` (``~{n}`` for ``Literal(binary=True)``, RFC 3516);
+  a NUL, which only a literal8 may carry, goes as 0x80 in a literal.
 
 Free-form response text is sanitised: CR, LF and NUL become spaces, and text cannot start with
 ``[`` when no response code precedes it (it would be read as one).
@@ -79,8 +80,14 @@ def _quote(data: bytes) -> bytes:
 
 
 def _literal(data: bytes, binary: bool = False) -> bytes:
-    prefix = b"~" if binary else b""
-    return prefix + b"{%d}\r\n" % len(data) + data
+    if binary:
+        return b"~{%d}\r\n" % len(data) + data
+    # RFC 9051 §4.3.1 / RFC 3501 §4.3: a literal cannot hold NUL; only a literal8 may (RFC 3516
+    # §4.2).  As Dovecot does, each NUL goes as 0x80, so the size is unchanged (what
+    # RFC822.SIZE announced is what is sent).
+    if b"\0" in data:
+        data = data.replace(b"\0", b"\x80")
+    return b"{%d}\r\n" % len(data) + data
 
 
 def encode_string(data: bytes | str, *, utf8: bool = False) -> bytes:

@@ -7,12 +7,19 @@ BINARY) and JMAP Email/get.  ``to_wire()``/``from_wire()`` give a compact msgpac
 
 from __future__ import annotations
 
-from .address import parse_address_list, parse_date, parse_envelope_addresses, parse_message_ids
+from .address import (
+    parse_address_list,
+    parse_date,
+    parse_date_day,
+    parse_envelope_addresses,
+    parse_message_ids,
+)
 from .bodies import body_lists, normalize_subject
 from .codec import decode_header_value, decode_text
 from .content import decode_body, inner_buffer, part_text
 from .headers import header_values, parse_content_type, parse_disposition
 from .html import html_to_text
+from .lineends import canonical_line_ends, has_bare_line_ends
 from .model import (
     WIRE_VERSION,
     Address,
@@ -35,9 +42,11 @@ __all__ = [
     "MimePart",
     "ParsedMessage",
     "body_lists",
+    "canonical_line_ends",
     "decode_body",
     "decode_header_value",
     "decode_text",
+    "has_bare_line_ends",
     "header_values",
     "html_to_text",
     "inner_buffer",
@@ -45,6 +54,7 @@ __all__ = [
     "parse_address_list",
     "parse_content_type",
     "parse_date",
+    "parse_date_day",
     "parse_disposition",
     "parse_envelope_addresses",
     "parse_message",

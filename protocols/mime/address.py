@@ -81,6 +81,8 @@ def _tokenize(text: str) -> list[_Tok]:
                     depth -= 1
                 i += 1
             body = text[start : i - 1 if depth == 0 else n]
+            if "\\" in body:  # quoted-pairs are part of ccontent (RFC 5322 §3.2.2)
+                body = _QUOTED_PAIR.sub(r"\1", body)
             toks.append(_Tok("c", body.strip(), ws))
             ws = True
             pos = i
@@ -303,7 +305,11 @@ def parse_address_list(value: str | None) -> list[Address]:
 
 
 def _env_address(mb: _Mailbox) -> EnvelopeAddress:
-    return EnvelopeAddress(mb.name, mb.adl, mb.local, mb.domain if mb.domain is not None else "")
+    # ``user@domain (Real Name)``: with no phrase, the comment is the name, as JMAP's
+    # EmailAddress has it (:func:`_jmap_address`) and as Dovecot's and most servers' ENVELOPE
+    # show it (RFC 9051 §7.5.2 leaves addr-name to the server: "phrase" or NIL).
+    name = mb.name if mb.name is not None else mb.comment
+    return EnvelopeAddress(name, mb.adl, mb.local, mb.domain if mb.domain is not None else "")
 
 
 def parse_envelope_addresses(value: str | None) -> tuple[EnvelopeAddress, ...]:
@@ -326,8 +332,9 @@ def parse_message_ids(value: str | None) -> tuple[str, ...]:
     return tuple(ids)
 
 
-def parse_date(value: str | None) -> int | None:
-    """RFC 5322 §3.3 date-time (with obsolete forms) → unix seconds, None when unparsable."""
+def _date_fields(value: str | None) -> tuple[int, int, int, int, int, int, int] | None:
+    """(year, month, day, hour, minute, second, zone offset in seconds) of an RFC 5322 §3.3
+    date-time (obsolete forms too), None when unparsable."""
     if not value:
         return None
     try:
@@ -339,7 +346,25 @@ def parse_date(value: str | None) -> int | None:
             return None
         if not (0 <= second <= 61) or not (1 <= year <= 9999):
             return None
-        offset = parsed[9] or 0
-        return calendar.timegm((year, month, day, hour, minute, second, 0, 0, 0)) - offset
+        return year, month, day, hour, minute, second, parsed[9] or 0
     except Exception:  # noqa: BLE001 - parsedate_tz raises assorted errors on junk
         return None
+
+
+def parse_date(value: str | None) -> int | None:
+    """RFC 5322 §3.3 date-time (with obsolete forms) → unix seconds, None when unparsable."""
+    fields = _date_fields(value)
+    if fields is None:
+        return None
+    year, month, day, hour, minute, second, offset = fields
+    return calendar.timegm((year, month, day, hour, minute, second, 0, 0, 0)) - offset
+
+
+def parse_date_day(value: str | None) -> int | None:
+    """The day of an RFC 5322 date-time *in its own zone*, as the unix time of that day's
+    00:00 UTC: ``Sun, 25 Mar 2007 00:00:00 +0200`` is 25-Mar-2007 (what IMAP's SENTON compares,
+    "disregarding time and timezone", RFC 3501 §6.4.4).  None when unparsable."""
+    fields = _date_fields(value)
+    if fields is None:
+        return None
+    return calendar.timegm((fields[0], fields[1], fields[2], 0, 0, 0, 0, 0, 0))

@@ -166,12 +166,30 @@ def decode_base64(data: bytes) -> bytes:
     return b"".join(out)
 
 
+# RFC 2045 §6.7, one token at a time: an "=XX" escape (rule 1; lower-case hex accepted, as the
+# RFC suggests of a robust decoder); a soft line break, "=" at the end of an encoded line, which
+# may be followed by whitespace a transport added (rule 5); whitespace at the end of a line,
+# which "must be deleted" (rule 3).  Any other "=" is kept literally.
+_QP_TOKEN = re.compile(rb"=([0-9A-Fa-f]{2})|=[ \t]*(?:\r\n|\n|\r|\Z)|[ \t]+(?=\r\n|\n|\r|\Z)")
+_QP_OCTET = {
+    (hi + lo).encode(): bytes((int(hi + lo, 16),))
+    for hi in "0123456789abcdefABCDEF"
+    for lo in "0123456789abcdefABCDEF"
+}
+
+
+def _qp_token(m: re.Match[bytes]) -> bytes:
+    hexpair = m.group(1)
+    return b"" if hexpair is None else _QP_OCTET[hexpair]
+
+
 def decode_qp(data: bytes) -> bytes:
-    """Quoted-printable (RFC 2045 §6.7); invalid escapes are kept literally."""
-    try:
-        return binascii.a2b_qp(data)
-    except (binascii.Error, ValueError):
+    """Quoted-printable (RFC 2045 §6.7): escapes decoded, soft line breaks (with any whitespace
+    after the ``=``) and trailing whitespace on a line removed; invalid escapes kept literally.
+    Line breaks are kept as they are in the encoded text."""
+    if b"=" not in data and b" " not in data and b"\t" not in data:
         return data
+    return _QP_TOKEN.sub(_qp_token, data)
 
 
 def decode_transfer(data: bytes, encoding: str | None) -> bytes:

@@ -73,7 +73,9 @@ def ensure_dovecot(want_fts: bool = True, install: bool = True) -> DovecotAvaila
     """Install the Debian packages when missing (as root, with apt); report what is usable."""
     notes: list[str] = []
     can_install = install and os.geteuid() == 0 and _which("apt-get") is not None
-    if _which("dovecot") is None:
+    # dovecot-core alone has no lmtp or imap daemon: all of PACKAGES must be there.
+    daemons = all(Path(f"/usr/lib/dovecot/{d}").exists() for d in ("lmtp", "imap"))
+    if _which("dovecot") is None or not daemons:
         if not can_install:
             return DovecotAvailability(
                 False, False, "", "dovecot is not installed and cannot be (need root + apt-get)"

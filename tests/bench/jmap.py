@@ -70,7 +70,7 @@ from tests.bench.procs import (
     wait_lmtp_ready,
 )
 from tests.bench.report import append_result
-from tests.bench.stalwart import CLI, PASSWORD, stalwart_available
+from tests.bench.stalwart import CLI, PASSWORD, stalwart_blocked
 
 USER = "user1@bench.local"
 MARKER = "kilimanjaro"  # not in the generator's vocabulary: only the marked messages have it
@@ -849,13 +849,9 @@ def run_jmap(args: argparse.Namespace, argv: list[str]) -> bool:
     )
     notes = [CYRUS_NOTE]
     print(f"note: {CYRUS_NOTE}", flush=True)
-    if args.no_stalwart:
-        print("JMAP workload skipped: --no-stalwart and no peer", flush=True)
-        return True
-    ok = stalwart_available()
-    if not ok.available:
-        print(f"stalwart-py UNAVAILABLE: {ok.reason}", file=sys.stderr)
-        return False
+    blocked = stalwart_blocked(args.no_stalwart, "JMAP workload (no peer)")
+    if blocked is not None:
+        return blocked
     figures = JmapFigures()
     load_before = os.getloadavg()[0]
     root = Path(args.jmap_data).resolve() if args.jmap_data else None

@@ -1,10 +1,11 @@
 """`make bench`: benchmark stalwart-py against Dovecot in one run.
 
-    .venv/bin/python -m tests.bench.run [--only lmtp|imap|jmap] [--messages N] [--no-dovecot]
+    .venv/bin/python -m tests.bench.run [--only lmtp|imap|jmap|imap-text] [--messages N]
+        [--no-dovecot]
 
 Each workload starts every server fresh in a temp dir, measures it, stops it, verifies what was
 stored, prints a table and appends a JSON line to tests/bench/results.jsonl. Workloads are
-modules (lmtp.py, imap.py, jmap.py) registered in WORKLOADS below.
+modules (lmtp.py, imap.py, jmap.py, imap_text.py) registered in WORKLOADS below.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from contextlib import AbstractContextManager
 
 from tests.bench.dovecot import DovecotServer, ensure_dovecot
 from tests.bench.imap import run_imap
+from tests.bench.imap_text import add_arguments as add_imap_text_arguments
+from tests.bench.imap_text import run_imap_text
 from tests.bench.jmap import add_arguments as add_jmap_arguments
 from tests.bench.jmap import run_jmap
 from tests.bench.lmtp import LmtpFigures, LmtpPlan, measure_lmtp
@@ -101,6 +104,7 @@ WORKLOADS: dict[str, Callable[[argparse.Namespace, list[str]], bool]] = {
     "lmtp": run_lmtp,
     "imap": run_imap,
     "jmap": run_jmap,
+    "imap-text": run_imap_text,
 }
 
 
@@ -127,6 +131,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         "--imap-clients", type=int, default=10, help="concurrent IMAP client processes (10)"
     )
     add_jmap_arguments(parser)
+    add_imap_text_arguments(parser)
     parser.add_argument("--no-dovecot", action="store_true", help="measure stalwart-py only")
     parser.add_argument("--no-stalwart", action="store_true", help="measure Dovecot only")
     parser.add_argument("--no-install", action="store_true", help="never apt-get install Dovecot")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -67,6 +68,19 @@ def stalwart_available() -> StalwartAvailability:
                 False, f"`stalwart-py {' '.join(args)}` failed ({done.returncode}): {last}"
             )
     return StalwartAvailability(True, "")
+
+
+def stalwart_blocked(no_stalwart: bool, workload: str) -> bool | None:
+    """None when a stalwart-py-only workload can run; else its result: True when skipped on
+    request (``--no-stalwart``), False when stalwart-py is unavailable (reason printed)."""
+    if no_stalwart:
+        print(f"{workload} skipped: --no-stalwart", flush=True)
+        return True
+    ok = stalwart_available()
+    if not ok.available:
+        print(f"stalwart-py UNAVAILABLE: {ok.reason}", file=sys.stderr)
+        return False
+    return None
 
 
 def parse_account_counts(output: str, accounts: tuple[str, ...]) -> dict[str, int]:

@@ -20,7 +20,7 @@ import pytest
 from stalwart_py.accounts import Directory
 from stalwart_py.server import passwords_for
 from store.models import LIST
-from tests.support import ServerThread, make_config, require_corpus
+from tests.support import ServerThread, crlf_reference, make_config, require_corpus
 
 SENDER = "sender@remote.test"
 CLIENT_NAME = "client.test"
@@ -595,7 +595,8 @@ def test_every_corpus_message_is_stored_byte_for_byte(tmp_path: Path) -> None:
         d.create_account("data@example.org", "pw")
         sent_bdat: list[bytes] = []
         sent_data: list[bytes] = []
-        # BDAT carries the exact octets, whatever their line endings (RFC 3030).
+        # BDAT carries the exact octets, whatever their line endings (RFC 3030); they are
+        # stored with CRLF line ends (RFC 5322 §2.3), binary bodies kept octet for octet.
         raw = RawLmtp(srv.lmtp_port)
         try:
             assert raw.cmd("LHLO client.test").code == 250
@@ -606,16 +607,16 @@ def test_every_corpus_message_is_stored_byte_for_byte(tmp_path: Path) -> None:
                 raw.send(f"BDAT {len(data)} LAST\r\n".encode() + data)
                 reply = raw.reply()
                 assert (reply.code, reply.enhanced) == (250, "2.0.0"), path
-                sent_bdat.append(data)
+                sent_bdat.append(crlf_reference(data))
         finally:
             raw.close()
-        # DATA carries the canonical CRLF form, dot-stuffed by smtplib.
+        # DATA carries the CRLF form, dot-stuffed by smtplib (lone CRs become line ends too).
         with connect(srv) as client:
             for path in files:
                 data = canonical(path.read_bytes())
                 t = transact(client, ["data@example.org"], data)
                 assert [a.code for _, a in t.data] == [250], path
-                sent_data.append(data)
+                sent_data.append(crlf_reference(data))
         for rcpt, sent in (("bdat@example.org", sent_bdat), ("data@example.org", sent_data)):
             got = [split_trace(r) for r in stored(srv, rcpt)]
             assert len(got) == len(files)
@@ -633,9 +634,12 @@ def test_bdat_chunks(server: ServerThread, directory: Directory, raw_client: Raw
     directory.create_account("alice@example.org", "pw")
     directory.create_account("bob@example.org", "pw")
     head = b"From: <s@remote.test>\r\nSubject: chunked\r\nMessage-ID: <bdat@remote.test>\r\n\r\n"
-    # Binary-ish content: a bare LF, a bare CR, a NUL, a lone dot line: all kept as is.
+    # Binary-ish content: a NUL, 8-bit octets, a lone dot line: all kept as is; a bare LF and
+    # a bare CR are line ends, stored as CRLF (RFC 5322 §2.3; no part declares the binary
+    # transfer encoding, RFC 2045 §6.2).
     body = b"part one\n.\r\n\x00 bytes\r stay\r\n" + bytes(range(128, 256)) + b"\r\n"
     message = head + body
+    stored_body = b"part one\r\n.\r\n\x00 bytes\r\n stay\r\n" + bytes(range(128, 256)) + b"\r\n"
     lhlo = raw_client.cmd("LHLO client.test")
     assert lhlo.code == 250
     assert raw_client.cmd(f"MAIL FROM:<{SENDER}> BODY=BINARYMIME").code == 250
@@ -658,7 +662,7 @@ def test_bdat_chunks(server: ServerThread, directory: Directory, raw_client: Raw
     ]
     for rcpt in ("alice@example.org", "bob@example.org"):
         (raw,) = stored(server, rcpt)
-        assert split_trace(raw).body == message
+        assert split_trace(raw).body == head + stored_body
     # An empty BDAT LAST after chunks also completes a message.
     assert raw_client.cmd(f"MAIL FROM:<{SENDER}>").code == 250
     assert raw_client.cmd("RCPT TO:<alice@example.org>").code == 250

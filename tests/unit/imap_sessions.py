@@ -11,7 +11,6 @@ from protocols.imap.parser import parse_command
 from protocols.imap.session import ImapSession
 from stalwart_py.storage import write as store_write
 from store import ApplyResult, Batch, Store
-from store.fts import Query
 from store.models import Principal
 
 NOW = 1_800_000_000
@@ -42,14 +41,14 @@ def context(
     async def authenticate(user: str, password: str) -> Principal | None:
         return store.principal_by_name(user)
 
-    async def search_text(acct: int, query: Query) -> set[int]:
+    async def search_substring(acct: int, needle: str, body_only: bool) -> set[int]:
         return set()
 
     return ImapContext(
         store=store,
         write=write or direct,
         authenticate=authenticate,
-        search_text=search_text,
+        search_substring=search_substring,
         now=lambda: NOW,
         allow_plaintext_auth=True,
     )

@@ -463,7 +463,8 @@ def test_address_lists() -> None:
     env = parse_envelope_addresses(value)
     assert env == (
         EnvelopeAddress("Doe, John", None, "john", "example.com"),
-        EnvelopeAddress(None, None, "mary", "example.org"),
+        # The comment names a phrase-less address in ENVELOPE too (as in Dovecot), like JMAP.
+        EnvelopeAddress("Mary Smith", None, "mary", "example.org"),
         EnvelopeAddress(None, None, "Undisclosed recipients", None),
         EnvelopeAddress(None, None, None, None),
         EnvelopeAddress(None, None, "team", None),

@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from protocols.mime import parse_message
+from protocols.mime import canonical_line_ends, parse_message
 from store import Batch, MailError
 from store.batch import DestroyEmail, ImportEmail, PutBlob
 from store.codec import pack
@@ -34,15 +34,18 @@ async def append(s: ImapSession, cmd: C.Append, out: list[bytes]) -> Done:
             keywords = to_keywords(msg.flags)
         except FlagError as exc:
             raise CommandFailed("BAD", str(exc)) from exc
-        parsed = parse_message(msg.data)
-        sha = hashlib.sha256(msg.data).digest()
+        # RFC 5322 §2.3: stored with CRLF line ends, so the size may differ from the
+        # literal's; RFC822.SIZE and BODY[] agree with what is stored.
+        data = canonical_line_ends(msg.data)
+        parsed = parse_message(data)
+        sha = hashlib.sha256(data).digest()
         received = int(msg.date_time.timestamp()) if msg.date_time is not None else now
-        ops.append(PutBlob(sha, msg.data, hold_until=now))
+        ops.append(PutBlob(sha, data, hold_until=now))
         ops.append(
             ImportEmail(
                 s.account_id,
                 sha,
-                len(msg.data),
+                len(data),
                 (mb.id,),
                 keywords,
                 max(received, 0),

@@ -7,9 +7,11 @@ run over the selected mailbox's records, which come from the server-wide record 
 
 SUBJECT, FROM, TO, CC and BCC match a case-insensitive substring of the decoded field, as
 §6.4.4 describes, from per-message header values cached by content
-(:mod:`protocols.imap.headerinfo`).  BODY and TEXT are answered from the full-text index, so
-they match words and their stems rather than arbitrary substrings, as with Dovecot's FTS
-plugins.  HEADER searches the stored header values as substrings (case-insensitive).
+(:mod:`protocols.imap.headerinfo`).  BODY and TEXT match a case-insensitive substring of the
+decoded text too (RFC 3501 §6.4.4 "contain the specified string"; IMAP4rev1 and IMAP4rev2
+alike), answered by the indexer's substring index (:mod:`store.fts.substring`), which first
+indexes the account's outstanding changes.  HEADER searches the stored header values as
+substrings (case-insensitive).
 """
 
 from __future__ import annotations
@@ -20,7 +22,6 @@ from collections.abc import Callable
 from typing import Any
 
 from protocols.mime import header_values
-from store.fts import Query, Text
 from store.ids import object_id
 from store.models import Email
 
@@ -32,8 +33,8 @@ from ..serializer import format_sequence_set
 from ..session import CommandFailed, Done, ImapSession
 from .fetch import Loader
 
-# Keys answered from the full-text index (the others are evaluated on the records).
-_TEXT_FIELD = {"BODY": "body", "TEXT": "text"}
+# Keys answered by the substring index (the others are evaluated on the records).
+_TEXT_FIELD = frozenset({"BODY", "TEXT"})
 # The envelope text keys: HeaderInfo attribute of each.
 _HEADER_ATTR = {"SUBJECT": "subject", "FROM": "from_", "TO": "to", "CC": "cc", "BCC": "bcc"}
 _DAY = 86_400
@@ -77,14 +78,13 @@ class Evaluator:
         self.now = s.ctx.now()
 
     async def prepare(self, key: C.SearchKey) -> None:
-        """Runs the full-text queries the key needs, once each."""
+        """Runs the substring searches the key needs, once each."""
         for sub in _walk(key):
-            if isinstance(sub, C.SearchText) and sub.field in _TEXT_FIELD and sub.value.strip():
+            if isinstance(sub, C.SearchText) and sub.field in _TEXT_FIELD and sub.value:
                 cache_key = (sub.field, sub.value)
                 if cache_key not in self.text_hits:
-                    query: Query = Text(_TEXT_FIELD[sub.field], sub.value)
-                    self.text_hits[cache_key] = await self.s.ctx.search_text(
-                        self.s.account_id, query
+                    self.text_hits[cache_key] = await self.s.ctx.search_substring(
+                        self.s.account_id, sub.value, sub.field == "BODY"
                     )
 
     def header_info(self, email: Email) -> HeaderInfo:
@@ -190,8 +190,11 @@ class Evaluator:
                 return lambda seq, uid, email: test(email.received_at)
 
             def sent(seq: int, uid: int, email: Email) -> bool:
-                ts = self.header_info(email).sent_at
-                return test(email.received_at if ts is None else ts)
+                # RFC 3501 §6.4.4 "disregarding time and timezone": the date as written in
+                # the Date: header's own zone.  Without a parsable Date:, the internal date
+                # (as Dovecot does), whose day is the UTC one INTERNALDATE shows.
+                day = self.header_info(email).sent_day
+                return test(email.received_at if day is None else day)
 
             return sent
         if isinstance(key, C.SearchSize):
@@ -238,7 +241,7 @@ class Evaluator:
         return lambda seq, uid, email: keyword not in email.keywords
 
     def _text(self, key: C.SearchText) -> Predicate:
-        if not key.value.strip() and (key.field in _TEXT_FIELD or not key.value):
+        if not key.value:
             return lambda seq, uid, email: True  # the empty string is in everything
         if key.field in _TEXT_FIELD:
             hits = self.text_hits[(key.field, key.value)]

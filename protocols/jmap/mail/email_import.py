@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Final
 
-from protocols.mime import ParsedMessage, parse_message
+from protocols.mime import ParsedMessage, canonical_line_ends, parse_message
 from store.batch import ImportEmail
 from store.codec import unpack
 from store.ids import object_id, parse_object_id
@@ -97,6 +97,7 @@ def _import_one(call: MethodCall, ctx: JmapContext, acct: int, obj: Any, now: in
     mailbox_ids, keywords, received_at = parse_placement(call, ctx, acct, obj, now, problems)
     problems.check()
     assert raw is not None
+    raw = canonical_line_ends(raw)  # RFC 5322 §2.3: stored with CRLF line ends
     parsed = parse_message(raw)
     if not raw.strip() or not parsed.headers:
         # §4.8: a blob that is not a valid RFC 5322 message may be repaired or "the server MAY
