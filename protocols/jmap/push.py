@@ -190,8 +190,12 @@ class PushSubscription:
         return object_id("object", self.id)
 
     def shown(self, names: set[str]) -> dict[str, Any]:
-        """Its ``names`` as stored (url and keys too), for ``drop_unchanged`` (RFC 8620 §5.3)."""
-        return self.to_json(p for p in PROPERTIES if p in names)
+        """Its ``names`` as /get shows them, for ``drop_unchanged`` (RFC 8620 §5.3).  Never
+        ``url`` or ``keys``: /get does not return them (§7.2 "MUST NOT be returned"), so a
+        client cannot have them to send back, and comparing them would tell a caller whether
+        its guess of the stored URL is right; an update naming them is refused whatever the
+        value."""
+        return self.to_json(p for p in PROPERTIES if p in names and p not in PRIVATE_PROPERTIES)
 
     def to_json(self, properties: Iterable[str] = DEFAULT_PROPERTIES) -> dict[str, Any]:
         full: dict[str, Any] = {
@@ -456,7 +460,8 @@ def register(dispatcher: Dispatcher, hooks: PushHooks) -> None:
                 # RFC 8620 §5.3: immutable and server-set values may be sent back unchanged.
                 patch = drop_unchanged(get_object(patch, "update"), MUTABLE, current.shown)
                 new = update_subscription(current, patch, now=now, max_expiry=hooks.max_expiry)
-                await _write_one(ctx, SetObject(acct, TYPE_NAME, current.id, new.encode()))
+                if new != current:  # sent back as is: no write, no new state
+                    await _write_one(ctx, SetObject(acct, TYPE_NAME, current.id, new.encode()))
             except SetError as err:
                 not_updated[key] = err.to_json()
                 continue

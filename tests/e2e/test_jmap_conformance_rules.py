@@ -418,10 +418,52 @@ def test_set_accepts_server_set_and_immutable_properties_with_their_current_valu
     )["methodResponses"][0][1]["list"][0]
     out = _whole_back(jc, "PushSubscription", push, {"types": ["Email"]})
     assert out["updated"] == {pid: None}, out["notUpdated"]
-    out = _whole_back(jc, "PushSubscription", push, {"url": "https://127.0.0.1:9/whole"})
-    assert out["updated"] == {pid: None}, out  # the url it has: unchanged
+    # §7.2.1: url and keys are never returned, so a client cannot send them back; comparing
+    # them would tell a caller whether it guessed the stored URL: refused whatever the value.
+    for url in ("https://127.0.0.1:9/whole", "https://127.0.0.1:9/guess"):
+        out = _whole_back(jc, "PushSubscription", push, {"url": url})
+        assert out["notUpdated"][pid]["properties"] == ["url"], out
     out = _whole_back(jc, "PushSubscription", push, {"deviceClientId": "other"})
     assert out["notUpdated"][pid]["properties"] == ["deviceClientId"]
+
+
+def test_set_update_lists_every_invalid_property(jc: Client) -> None:
+    """RFC 8620 §5.3 invalidProperties: the SetError "SHOULD also have a property called
+    properties ... that lists *all* the properties that were invalid" — for updates too."""
+    eid = mixed_email(jc)
+    out = jc.ok("Email/set", {"update": {eid: {"subject": "x", "size": 1, "blobId": "zz"}}})
+    error = out["notUpdated"][eid]
+    assert error["type"] == "invalidProperties"
+    assert sorted(error["properties"]) == ["blobId", "size", "subject"], error
+    out = jc.ok(
+        "Email/set", {"update": {eid: {"keywords/a b": True, "mailboxIds/nope": True, "size": 2}}}
+    )
+    assert sorted(out["notUpdated"][eid]["properties"]) == [
+        "keywords/a b",
+        "mailboxIds/nope",
+        "size",
+    ], out
+    inbox = jc.mailbox("inbox")
+    out = jc.ok(
+        "Mailbox/set", {"update": {inbox: {"id": "m99", "totalEmails": 7, "sortOrder": -1}}}
+    )
+    error = out["notUpdated"][inbox]
+    assert sorted(error["properties"]) == ["id", "sortOrder", "totalEmails"], error
+
+
+def test_whole_object_sent_back_unchanged_is_no_change(jc: Client) -> None:
+    """RFC 8620 §5.3 / §5.2: an update that changes nothing succeeds without a new state
+    (every client would otherwise fetch changes, and get a push, for nothing)."""
+    for type_name in ("Mailbox", "Identity", "VacationResponse"):
+        got = jc.ok(f"{type_name}/get", {"ids": None})
+        obj = got["list"][0]
+        out = jc.ok(f"{type_name}/set", {"update": {obj["id"]: dict(obj)}})
+        assert out["updated"] == {obj["id"]: None}, out
+        assert out["oldState"] == out["newState"] == got["state"], (type_name, out)
+    mailbox = jc.ok("Mailbox/get", {"ids": [jc.mailbox("inbox")]})
+    obj = mailbox["list"][0]
+    out = jc.ok("Mailbox/set", {"update": {obj["id"]: {"sortOrder": obj["sortOrder"] + 1}}})
+    assert out["newState"] != mailbox["state"]  # a real change still moves the state
 
 
 # -- RFC 8621 §7.5: no outbound relay, so remote recipients are refused ---------------------------

@@ -278,31 +278,40 @@ def _update_op(
     del_kw: list[str] = []
     add_mb: list[int] = []
     del_mb: list[int] = []
+    # RFC 8620 §5.3: the SetError lists every invalid property, not only the first.
+    problems = InvalidProperties()
     for path, value in patch_paths(patch).items():
         prop = path[0]
         if prop in ("keywords", "mailboxIds") and len(path) > 2:
             # RFC 8620 §5.3: every part before the last must exist on the object; the members
             # of keywords and mailboxIds are booleans, so nothing lies below them.
             raise SetError("invalidPatch", f"{'/'.join(path)!r} points inside a boolean.")
-        if prop == "keywords" and len(path) == 1:
-            keywords = set(parse_keywords(value))
-            op = replace(op, keywords_set=tuple(sorted(keywords)))
-        elif prop == "keywords" and len(path) == 2:
-            word = path[1]
-            if not valid_keyword(word) or value not in (True, None):
-                raise invalid("keywords", f"keywords/{word} must be a keyword set to true or null.")
-            (add_kw if value else del_kw).append(word.lower())
-        elif prop == "mailboxIds" and len(path) == 1:
-            mailboxes = set(parse_mailbox_ids(ctx, acct, value, call.created_ids))
-            op = replace(op, mailboxes_set=tuple(sorted(mailboxes)))
-        elif prop == "mailboxIds" and len(path) == 2:
-            number = mailbox_number(ctx, acct, path[1], call.created_ids)
-            if value not in (True, None) or (value and number is None):
-                raise invalid("mailboxIds", f"mailboxIds/{path[1]} must name a mailbox.")
-            if number is not None:
-                (add_mb if value else del_mb).append(number)
-        else:
-            raise invalid("/".join(path), f"{'/'.join(path)!r} is immutable (§4.6).")
+        with problems.collecting():
+            if prop == "keywords" and len(path) == 1:
+                keywords = set(parse_keywords(value))
+                op = replace(op, keywords_set=tuple(sorted(keywords)))
+            elif prop == "keywords" and len(path) == 2:
+                word = path[1]
+                if not valid_keyword(word) or value not in (True, None):
+                    raise invalid(
+                        f"keywords/{word}",
+                        f"keywords/{word} must be a keyword set to true or null.",
+                    )
+                (add_kw if value else del_kw).append(word.lower())
+            elif prop == "mailboxIds" and len(path) == 1:
+                mailboxes = set(parse_mailbox_ids(ctx, acct, value, call.created_ids))
+                op = replace(op, mailboxes_set=tuple(sorted(mailboxes)))
+            elif prop == "mailboxIds" and len(path) == 2:
+                number = mailbox_number(ctx, acct, path[1], call.created_ids)
+                if value not in (True, None) or (value and number is None):
+                    raise invalid(
+                        f"mailboxIds/{path[1]}", f"mailboxIds/{path[1]} must name a mailbox."
+                    )
+                if number is not None:
+                    (add_mb if value else del_mb).append(number)
+            else:
+                raise invalid("/".join(path), f"{'/'.join(path)!r} is immutable (§4.6).")
+    problems.check()
     if op.keywords_set is not None and (add_kw or del_kw):
         raise SetError("invalidPatch", "keywords is set whole and by member.")
     if op.mailboxes_set is not None and (add_mb or del_mb):

@@ -242,6 +242,9 @@ async def identity_set(call: MethodCall) -> list[tuple[str, dict[str, Any]]]:
         except SetError as err:
             response.not_updated[ident] = err
             continue
+        if value == current:
+            response.updated[ident] = None  # sent back as is: no write, no new state
+            continue
         updates.append((ident, number, value))
     if updates:
         applied = await write_ops(ctx, [SetObject(acct, TYPE, n, pack(v)) for _, n, v in updates])

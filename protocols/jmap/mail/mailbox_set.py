@@ -299,6 +299,17 @@ def _shown(mailbox: Mailbox, counts: Counts | None) -> Callable[[set[str]], dict
     )
 
 
+def _unchanged(values: MailboxValues, mailbox: Mailbox) -> bool:
+    """Whether every given value is the mailbox's current one."""
+    return (
+        values.name in (None, mailbox.name)
+        and values.parent in (None, mailbox.parent_id)
+        and values.role in (None, mailbox.role)
+        and values.sort_order in (None, mailbox.sort_order)
+        and values.subscribed in (None, mailbox.subscribed)
+    )
+
+
 def _resolve(ident: str, created_ids: Mapping[str, str]) -> int | None:
     target = created_ids.get(ident[1:]) if ident.startswith("#") else ident
     return parse_object_id("mailbox", target) if target else None
@@ -323,6 +334,8 @@ async def _update(
             # RFC 8620 §5.3: unchanged server-set values may be sent back.
             patch = drop_unchanged(patch, SETTABLE, _shown(mailbox, counts.get(mailbox.id)))
             paths = patch_paths(patch)
+            # RFC 8620 §5.3: one SetError listing every invalid property.
+            problems = InvalidProperties()
             obj: dict[str, Any] = {}
             for path, value in paths.items():
                 if len(path) > 1 and path[0] in SETTABLE | SERVER_SET:
@@ -330,11 +343,19 @@ async def _update(
                     # no Mailbox property is an object, so a deeper path cannot apply.
                     raise SetError("invalidPatch", f"{'/'.join(path)!r} is not a patchable path.")
                 if len(path) != 1 or path[0] not in SETTABLE:
-                    raise _invalid("/".join(path), f"{'/'.join(path)!r} cannot be changed.")
-                obj[path[0]] = value
-            if "name" in obj and obj["name"] is None:
-                raise _invalid("name", "name cannot be null.")
-            values = _values(obj, ctx, acct, call.created_ids)
+                    problems.add("/".join(path), f"{'/'.join(path)!r} cannot be changed.")
+                elif path[0] == "name" and value is None:
+                    problems.add("name", "name cannot be null.")
+                else:
+                    obj[path[0]] = value
+            values = MailboxValues()
+            with problems.collecting():
+                values = _values(obj, ctx, acct, call.created_ids)
+            problems.check()
+            if _unchanged(values, mailbox):
+                # Nothing to write: no new state, no push for a whole object sent back as is.
+                updated[ident] = None
+                continue
             name = mailbox.name if values.name is None else values.name
             parent = mailbox.parent_id if values.parent is None else values.parent
             if values.name is not None or values.parent is not None:

@@ -131,6 +131,9 @@ async def vacation_set(call: MethodCall) -> list[tuple[str, dict[str, Any]]]:
         except SetError as err:
             response.not_updated[ident] = err
             continue
+        if value == current:
+            response.updated[ident] = None  # nothing changed: no write, no new state
+            continue
         result = (await write_ops(ctx, [SetObject(acct, TYPE, oid, pack(value))]))[0]
         if result.error is not None:
             response.not_updated[ident] = set_error_for(result.error)
