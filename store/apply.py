@@ -52,6 +52,7 @@ from .batch import (
 )
 from .codec import pack, read_u32, read_u64, short_hash, u32, u64, unpack
 from .errors import ErrorKind, MailError
+from .keywords import check_keyword_count as _check_keyword_count
 from .keywords import name_keywords
 from .keywords import norm_keywords as _norm_keywords
 from .models import (
@@ -513,6 +514,7 @@ def _import_email(ctx: _OpContext, op: ImportEmail) -> EmailCreated:
     if quota and state.used_bytes + op.size > quota:
         raise _fail(ErrorKind.OVER_QUOTA, f"quota {quota} bytes exceeded")
     keywords = tuple(sorted(_norm_keywords(op.keywords)))
+    _check_keyword_count(set(), set(keywords))
     m = ctx.modseq(acct, state)
     eid = state.next_email
     ids = [op.message_id] if op.message_id else []
@@ -590,6 +592,7 @@ def _update_email(ctx: _OpContext, op: UpdateEmail) -> EmailCreated:
         new_kw = _norm_keywords(op.keywords_set)
     else:
         new_kw = (old_kw | _norm_keywords(op.keywords_add)) - _norm_keywords(op.keywords_remove)
+    _check_keyword_count(old_kw, new_kw)
     old_mb = dict(em.mailboxes)
     if op.mailboxes_set is not None:
         new_ids = set(op.mailboxes_set)

@@ -207,3 +207,41 @@ def test_a_keyword_keeps_the_case_first_set_and_matches_case_insensitively(
 
 def R_SEARCH(rev2: bool, esearch: str, plain: str) -> str:
     return f'* ESEARCH (TAG "t3") UID ALL {esearch}' if rev2 else f"* SEARCH {plain}"
+
+
+# -- limits: keywords per message, and the spellings kept per account ---------------------------
+
+
+def test_too_many_keywords_on_a_message_is_no_limit(env: Env) -> None:
+    """RFC 5530 §3 LIMIT: a STORE that would put more than 128 keywords on a message is refused
+    with NO [LIMIT] (not [EXPUNGEISSUED]: the message is there), and removing keywords from a
+    message always works."""
+    user = mailbox_with(env, 1)
+    w = selected(env, user, rev2=True)
+    first = " ".join(f"k{n}" for n in range(128))
+    r = w.cmd(f"a1 STORE 1 +FLAGS.SILENT ({first})")
+    assert r.status == "OK", str(r)
+    r = w.cmd("a2 STORE 1 +FLAGS.SILENT (one-more)")
+    assert r.status == "NO" and r.tagged.startswith("a2 NO [LIMIT]"), str(r)
+    w.cmd("a3 FETCH 1 (FLAGS)")
+    r = w.cmd("a4 STORE 1 -FLAGS.SILENT (k0 k1)")
+    assert r.status == "OK", str(r)
+    r = w.cmd("a5 STORE 1 +FLAGS.SILENT (one-more)")
+    assert r.status == "OK", str(r)
+    r = w.cmd("a6 APPEND INBOX (" + first + " extra) {3+}\r\nx\r\n")
+    assert r.status == "NO" and "[LIMIT]" in r.tagged, str(r)
+
+
+def test_spellings_kept_per_account_are_bounded(env: Env) -> None:
+    """The first IMAP spelling of each keyword is kept for at most 1,000 keywords per account:
+    a client inventing keywords cannot grow the table without bound; later ones show in lower
+    case (still matched case-insensitively, RFC 9051 §2.3.2)."""
+    user = mailbox_with(env, 1)
+    w = selected(env, user, rev2=True)
+    for batch in range(10):
+        words = " ".join(f"Kw{batch}x{n}" for n in range(100))
+        assert w.cmd(f"a{batch} STORE 1 +FLAGS.SILENT ({words})").status == "OK"
+        assert w.cmd(f"b{batch} STORE 1 -FLAGS.SILENT ({words})").status == "OK"
+    r = w.cmd("c1 STORE 1 +FLAGS (Kw0x0 Late)")
+    fetch = next(line for line in r.lines if " FETCH " in line)
+    assert "Kw0x0" in fetch and "late" in fetch and "Late" not in fetch, str(r)

@@ -16,6 +16,13 @@ from .workload import INBOX, TRASH, import_ops
 TASKS = 16
 THREADS = 8
 PER_WRITER = 25
+# Emails 1..TARGETS take the keyword adds (spread so none passes 128 keywords); every writer
+# hits every one of them, so concurrent updates of one record still race.
+TARGETS = 6
+
+
+def target(k: int, i: int) -> int:
+    return 1 + (k * PER_WRITER + i) % TARGETS
 
 
 async def test_concurrent_writers_lose_nothing(tmp_path: Path) -> None:
@@ -32,7 +39,8 @@ async def test_concurrent_writers_lose_nothing(tmp_path: Path) -> None:
                 now=1,
             )
         )
-        store.write(Batch(import_ops(1, 0, (1,), 1), now=1))  # email 1, target of keyword adds
+        for n in range(TARGETS):  # emails 1..TARGETS, targets of keyword adds
+            store.write(Batch(import_ops(1, n, (1,), 1), now=1))
         uids: list[tuple[int, int]] = []
 
         async def task_writer(k: int) -> None:
@@ -42,7 +50,7 @@ async def test_concurrent_writers_lose_nothing(tmp_path: Path) -> None:
                 assert res[1].ok, res[1]
                 uids.extend(res[1].value.uids)
                 res = await write(
-                    store, Batch((UpdateEmail(1, 1, keywords_add=(f"t{k}-{i}",)),), 2)
+                    store, Batch((UpdateEmail(1, target(k, i), keywords_add=(f"t{k}-{i}",)),), 2)
                 )
                 assert res[0].ok
 
@@ -52,7 +60,9 @@ async def test_concurrent_writers_lose_nothing(tmp_path: Path) -> None:
                 res = store.write(Batch(import_ops(1, n, (1,), 3), now=3))
                 assert res[1].ok, res[1]
                 uids.extend(res[1].value.uids)
-                store.write(Batch((UpdateEmail(1, 1, keywords_add=(f"h{k}-{i}",)),), now=3))
+                store.write(
+                    Batch((UpdateEmail(1, target(k, i), keywords_add=(f"h{k}-{i}",)),), now=3)
+                )
 
         threads = [threading.Thread(target=thread_writer, args=(k,)) for k in range(THREADS)]
         for t in threads:
@@ -68,18 +78,24 @@ async def test_concurrent_writers_lose_nothing(tmp_path: Path) -> None:
         assert len(set(uids)) == len(uids), "a (mailbox, UID) pair was assigned twice"
         inbox, trash = store.mailbox(1, 1), store.mailbox(1, 2)
         assert inbox is not None and trash is not None
-        assert inbox.total == created + 1 == len(store.mailbox_uids(1, 1))
+        assert inbox.total == created + TARGETS == len(store.mailbox_uids(1, 1))
         assert trash.total == TASKS * PER_WRITER == len(store.mailbox_uids(1, 2))
-        assert inbox.uidnext == created + 2
-        email = store.email(1, 1)
-        assert email is not None
-        expected = {f"t{k}-{i}" for k in range(TASKS) for i in range(PER_WRITER)}
-        expected |= {f"h{k}-{i}" for k in range(THREADS) for i in range(PER_WRITER)}
-        assert set(email.keywords) == expected, "a keyword update was lost"
+        assert inbox.uidnext == created + TARGETS + 1
+        expected: dict[int, set[str]] = {n: set() for n in range(1, TARGETS + 1)}
+        for k in range(TASKS):
+            for i in range(PER_WRITER):
+                expected[target(k, i)].add(f"t{k}-{i}")
+        for k in range(THREADS):
+            for i in range(PER_WRITER):
+                expected[target(k, i)].add(f"h{k}-{i}")
+        for eid, words in expected.items():
+            email = store.email(1, eid)
+            assert email is not None
+            assert set(email.keywords) == words, f"a keyword update of email {eid} was lost"
         state = store.account(1)
-        assert state is not None and state.email_count == created + 1
+        assert state is not None and state.email_count == created + TARGETS
         # Every write bumped the account's change counter exactly once.
-        assert state.modseq == 1 + 1 + 2 * created
+        assert state.modseq == 1 + TARGETS + 2 * created
         assert store.groups_written < store.batches_written, "writes were never grouped"
     finally:
         store.close()

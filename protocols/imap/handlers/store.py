@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from store import Batch, ErrorKind
+from store import Batch, ErrorKind, MailError
 from store.batch import UpdateEmail
 
 from .. import commands as C
@@ -12,6 +12,9 @@ from ..flags import FlagError, to_keywords
 from ..serializer import format_sequence_set
 from ..session import CommandFailed, Done, ImapSession
 from ..values import Atom
+
+# Errors that mean the message went away meanwhile (NO [EXPUNGEISSUED], RFC 2180 §4.2.1).
+_GONE = frozenset({ErrorKind.NOT_FOUND, ErrorKind.EXPUNGED})
 
 
 async def store(s: ImapSession, cmd: C.Store, out: list[bytes]) -> Done:
@@ -56,6 +59,7 @@ async def store(s: ImapSession, cmd: C.Store, out: list[bytes]) -> Done:
     stored: list[tuple[str, ...]] = []  # the keywords of every message stored
     names = s.flag_names()
     expunged = False
+    refused: MailError | None = None
     for (uid, eid), result in zip(targets, results or [None] * len(targets), strict=False):
         if cmd.unchanged_since == 0 or (
             result is not None
@@ -63,6 +67,9 @@ async def store(s: ImapSession, cmd: C.Store, out: list[bytes]) -> Done:
             and result.error.kind is ErrorKind.STATE_MISMATCH
         ):
             modified.append(uid if cmd.uid else (sel.seq_of(uid) or 0))
+            continue
+        if result is not None and result.error is not None and result.error.kind not in _GONE:
+            refused = refused or result.error  # e.g. LIMIT: too many keywords on a message
             continue
         if result is None or result.error is not None:
             expunged = True
@@ -96,6 +103,8 @@ async def store(s: ImapSession, cmd: C.Store, out: list[bytes]) -> Done:
         return Done(
             "Some messages were modified", f"MODIFIED {format_sequence_set(sorted(modified))}"
         )
+    if refused is not None:
+        raise refused  # NO with the kind's response code; the others were stored
     if expunged:
         return Done("Some messages were expunged", "EXPUNGEISSUED", "NO")
     return Done("STORE completed")

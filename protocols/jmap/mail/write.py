@@ -19,6 +19,7 @@ from typing import Any, Final, TypeVar
 from store import ApplyResult, Batch
 from store.batch import Op
 from store.ids import object_id, parse_object_id
+from store.keywords import MAX_EMAIL_KEYWORDS
 
 from ..context import JmapContext
 from ..core import (
@@ -33,7 +34,7 @@ from ..core import (
 V = TypeVar("V")
 
 # Limits of one email (RFC 8621 §4.6 tooManyKeywords / tooManyMailboxes).
-MAX_KEYWORDS: Final = 128
+MAX_KEYWORDS: Final = MAX_EMAIL_KEYWORDS  # one limit for the store, IMAP and JMAP
 MAX_MAILBOXES_PER_EMAIL: Final = 128
 
 
