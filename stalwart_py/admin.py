@@ -112,14 +112,16 @@ def cmd_account(args: argparse.Namespace) -> int:
                 print(f"created domain {domain}")
             print(f"created account {args.email.strip().lower()} (id {pid})")
         elif args.action == "delete":
+            name = d.require(args.email).name  # any spelling or alias of the account
             d.delete(args.email)
-            initial.forget(args.email)
-            print(f"deleted {args.email}")
+            initial.forget(name)
+            print(f"deleted {name}")
         elif args.action == "passwd":
             _need_password(args.password)
+            name = d.require(args.email).name
             d.set_password(args.email, args.password)
-            initial.forget(args.email)  # the generated password no longer works
-            print(f"password changed for {args.email}")
+            initial.forget(name)  # the generated password no longer works
+            print(f"password changed for {name}")
         elif args.action == "quota":
             d.set_quota(args.email, args.quota)
             print(f"quota of {args.email} set to {_quota_text(args.quota)}")
