@@ -30,7 +30,7 @@ from protocols.lmtp.server import serve_lmtp
 from store import ApplyResult, Batch, ErrorKind, MailError, Store
 from store.batch import CompactChanges, ExpireBlobs
 from store.fts import open_index
-from store.models import Principal
+from store.models import INDIVIDUAL, Principal
 
 from . import clock
 from .accounts import Directory
@@ -67,12 +67,15 @@ def bootstrap(directory: Directory, domain: str, initial: InitialPasswords) -> l
     """On first start: the default domain, an admin and a demo user with generated passwords.
 
     The passwords are saved to ``initial`` before the accounts exist, and a password already
-    saved there for a missing account (a start that failed half-way) is used again."""
+    saved there for a missing account (a start that failed half-way) is used again.  Only a
+    store without any account is a first start (or one whose saved passwords name accounts
+    still missing): an operator who deleted the demo account does not get it back."""
     saved = initial.load()
+    first = not any(p.kind == INDIVIDUAL for p in directory.store.principals())
     created: list[tuple[Credential, tuple[str, ...]]] = []
     for role, local, roles in FIRST_ACCOUNTS:
         address = f"{local}@{domain}"
-        if directory.store.principal_by_address(address) is None:
+        if (first or address in saved) and directory.store.principal_by_address(address) is None:
             old = saved.get(address)
             password = old.password if old is not None else generate_password()
             created.append((Credential(role, address, password), roles))

@@ -197,3 +197,23 @@ def test_bootstrap_reuses_a_password_saved_by_a_start_that_failed_half_way(
         assert bootstrap(Directory(store, passwords), "example.org", initial) == []
     finally:
         store.close()
+
+
+def test_an_account_deleted_after_the_first_start_is_not_created_again(
+    config: Path, serve: list[Serve]
+) -> None:
+    """Behaviour: only the first start (no account yet) creates admin@ and demo@; an operator
+    who deleted the demo account does not find it back, with a new password, at the next
+    start."""
+    srv = Serve(config)
+    serve.append(srv)
+    srv.until(r"ready \(data in ")
+    assert srv.terminate() == 0
+    ok("account", "delete", "demo@example.org", "--config", str(config))
+    again = Serve(config)
+    serve.append(again)
+    again.until(r"ready \(data in ")
+    assert again.terminate() == 0
+    assert not any("demo@example.org" in line for line in again.seen), again.seen
+    names = set(account_rows(ok("account", "list", "--config", str(config))))
+    assert "demo@example.org" not in names and "admin@example.org" in names, names
