@@ -99,3 +99,18 @@ def test_rename_onto_a_subscribed_name_subscribes_it(env: Env) -> None:
     w.cmd('a8 LIST (SUBSCRIBED) "" (Old Newer)').expect(
         ['* LIST (\\HasNoChildren \\Subscribed) "/" "Newer"'], "a8 OK LIST completed"
     )
+
+
+def test_delete_and_the_kept_subscription_are_one_write(env: Env) -> None:
+    """RFC 3501 §6.3.6 again, against crashes: the mailbox's removal and the kept name are one
+    batch (one atomic LevelDB write), so no crash between two writes can lose the
+    subscription."""
+    user = env.user()
+    w = env.session(user)
+    w.cmd("a1 CREATE Atomic")
+    w.cmd("a2 SUBSCRIBE Atomic")
+    store = env.srv.store
+    before = store.batches_written
+    w.cmd("a3 DELETE Atomic").expect([], "a3 OK DELETE completed")
+    assert store.batches_written == before + 1
+    w.cmd('a4 LSUB "" Atomic').expect(['* LSUB (\\Noselect) "/" "Atomic"'], "a4 OK LSUB completed")

@@ -97,15 +97,15 @@ async def delete(s: ImapSession, cmd: C.Delete, out: list[bytes]) -> Done:
         raise CommandFailed("NO", "No such mailbox", "NONEXISTENT")
     if mb.role == "inbox":
         raise CommandFailed("NO", "INBOX cannot be deleted", "CANNOT")
-    await _write_one(s, DestroyMailbox(s.account_id, mb.id, remove_emails=True))
     # RFC 3501 §6.3.6: the server "MUST NOT unilaterally remove" a name from the subscription
     # list when its mailbox goes (RFC 9051 §6.3.7: SHOULD NOT).  An unsubscribed name drops
-    # an entry a JMAP-created mailbox of the same name may have left.
+    # an entry a JMAP-created mailbox of the same name may have left.  Same batch as the
+    # DELETE, so that no crash in between loses the subscription (should the DELETE itself
+    # fail, a kept name is ignored while its mailbox exists).
     orphans = Orphans(s.ctx.store, s.account_id)
     path = t.path(mb.id)
     after = orphans.keep(path) if mb.subscribed else orphans.forget(path)
-    if after:
-        await s.ctx.write(Batch(after, now=s.ctx.now()))
+    await _write_one(s, DestroyMailbox(s.account_id, mb.id, remove_emails=True), *after)
     return Done("DELETE completed")
 
 
