@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import queue
+import random
 import re
 import signal
 import socket
@@ -28,17 +29,31 @@ def clean_env() -> dict[str, str]:
     return env
 
 
-def free_ports(n: int) -> list[int]:
-    socks = []
+def _ephemeral_low() -> int:
     try:
-        for _ in range(n):
-            s = socket.socket()
-            s.bind(("127.0.0.1", 0))
-            socks.append(s)
-        return [s.getsockname()[1] for s in socks]
-    finally:
-        for s in socks:
-            s.close()
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
+def free_ports(n: int) -> list[int]:
+    """``n`` ports free now, below the kernel's ephemeral range: a port the kernel hands out
+    for ``bind(0)`` or an outgoing connection (other tests do both all the time) can never be
+    one of them, so a server started later on these ports finds them still free."""
+    low = min(_ephemeral_low(), 65536)
+    rng = random.Random()
+    picked: list[int] = []
+    while len(picked) < n:
+        port = rng.randrange(20000, max(20001, low))
+        if port in picked:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        picked.append(port)
+    return picked
 
 
 def write_config(path: Path, data_dir: Path, extra: str = "") -> Path:
