@@ -877,7 +877,9 @@ class DeliveryConfig:
         SIZE,
         "50M",
         "Largest message whose MIME structure is analysed in full at delivery. Larger "
-        "messages are still stored.",
+        "messages are still stored, and if their line ends are bare LF or lone CR only "
+        "their top-level header section gets CRLF (RFC 5322 §2.3): without the structure, "
+        "no octet of the body can be told to be a line end rather than data.",
         POSITIVE,
     )
 

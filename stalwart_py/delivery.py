@@ -192,8 +192,10 @@ class Delivery:
         if not account_of:
             return results
         if has_bare_line_ends(data):
-            # RFC 5322 §2.3: stored with CRLF line ends (binary bodies kept as they are).
-            data = await trio.to_thread.run_sync(self._canonical, data)
+            # RFC 5322 §2.3: stored with CRLF line ends where the message is made of lines;
+            # above max_parse_size only the top-level header is read (binary stays as is).
+            limit = self.options.max_parse_size
+            data = await trio.to_thread.run_sync(canonical_line_ends, data, limit)
         ops: list[PutBlob | ImportEmail] = []
         targets: list[int] = []
         for acct, rcpt in first_rcpt.items():
@@ -233,10 +235,6 @@ class Delivery:
             elif not mine:
                 results[i] = MailError(ErrorKind.NOT_FOUND, "no deliverable account")
         return results
-
-    def _canonical(self, data: bytes) -> bytes:
-        limit = self.options.max_parse_size
-        return canonical_line_ends(data, lambda raw: parse_bounded(raw, limit))
 
     async def _copy_ops(
         self, acct: int, mailbox_id: int, raw: bytes, now: int

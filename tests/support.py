@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
+import email
+import email.message
 import os
 import re
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
 import trio
 
-from protocols.mime import parse_message
 from stalwart_py.config import Config, load_config
 from stalwart_py.server import Server
 from store import Batch, Store
@@ -164,17 +165,78 @@ def two_account_store(path: Path, now: int = 1) -> Store:
     return store
 
 
-def crlf_reference(raw: bytes) -> bytes:
-    """What is stored of ``raw`` (RFC 5322 §2.3): every LF, CR or CR-run-then-LF becomes CRLF,
-    except inside the bodies of parts in the binary transfer encoding (RFC 2045 §6.2), which
-    the parser locates in ``raw``."""
-    binary = sorted(
-        (p.body_start, p.body_end)
-        for p in parse_message(raw).root.walk()
-        if not p.parts and p.encoding == "binary"
+# -- line ends of what is stored (RFC 5322 §2.3) --------------------------------------------------
+
+PROBE_BINARY = bytes(range(256)) * 4  # raw octets: every CR and LF in it is data
+
+
+def probe_message(encoding: bytes, text: bytes = b"hello\r\nworld") -> bytes:
+    """A message with CRLF line ends whose part 2 holds raw binary (``PROBE_BINARY``) under a
+    line-oriented transfer encoding (``b"8bit"``, ``b"7bit"``) or none (``b""``): not what
+    RFC 2045 §2.7/§2.8 allow, but common.  Part 1 is text/plain ``text``."""
+    cte = b"Content-Transfer-Encoding: " + encoding + b"\r\n" if encoding else b""
+    return (
+        b"From: a@remote.test\r\nSubject: probe\r\nMIME-Version: 1.0\r\n"
+        b'Content-Type: multipart/mixed; boundary="XX"\r\n\r\n'
+        b"--XX\r\nContent-Type: text/plain\r\n\r\n" + text + b"\r\n"
+        b"--XX\r\nContent-Type: application/octet-stream\r\n"
+        + cte
+        + b"\r\n"
+        + PROBE_BINARY
+        + b"\r\n--XX--\r\n"
     )
-    out, pos = [], 0
-    for start, end in binary:
-        out += [re.sub(rb"\r*\n|\r", b"\r\n", raw[pos:start]), raw[start:end]]
-        pos = end
-    return b"".join([*out, re.sub(rb"\r*\n|\r", b"\r\n", raw[pos:])])
+
+
+BARE_LINE_END = re.compile(rb"\r(?!\n)|(?<!\r)\n")
+LINE_END_OCTETS = re.compile(rb"[\r\n]")
+_EMBEDDED = ("message/rfc822", "message/global")
+
+
+def _leaves(msg: email.message.Message, in_lines: bool = False) -> Iterator[tuple[Any, bool]]:
+    """Every leaf part Python's email package finds, and whether it is the header-like content
+    of a message/* part other than an embedded message (RFC 2046 §5.2: lines)."""
+    if not msg.is_multipart():
+        yield msg, in_lines
+        return
+    mime_type = msg.get_content_type()
+    lines = in_lines or (msg.get_content_maintype() == "message" and mime_type not in _EMBEDDED)
+    for sub in msg.get_payload():
+        yield from _leaves(sub, lines)
+
+
+def check_stored_form(sent: bytes, stored: bytes, label: str = "") -> None:
+    """What is stored of ``sent`` keeps its content and has CRLF lines (RFC 5322 §2.3), judged
+    by Python's email package, not by our parser or our conversion rule:
+
+    - the two differ in CR and LF octets only, and Python finds the same parts in both;
+    - a part that is data (not text, not header-like message content, not in a transfer
+      encoding's lines) decodes to the same octets, and so does any base64 part;
+    - a text part in 7bit, 8bit or no encoding has no bare CR or LF left, and a
+      quoted-printable one decodes to the same text but for its line ends;
+    - the top-level header section has CRLF line ends only.
+
+    A part Python reads as an unsplit multipart (its boundary is beyond Python: folded, or
+    missing the ";") is only compared without its line ends.  A message that has CRLF line
+    ends only is stored as it is."""
+    if BARE_LINE_END.search(sent) is None:
+        assert stored == sent, label
+        return
+    assert LINE_END_OCTETS.sub(b"", stored) == LINE_END_OCTETS.sub(b"", sent), label
+    before = list(_leaves(email.message_from_bytes(sent)))
+    after = list(_leaves(email.message_from_bytes(stored)))
+    types = [" ".join(p.get_content_type().split()) for p, _ in before]
+    assert [" ".join(p.get_content_type().split()) for p, _ in after] == types, label
+    for n, ((old, _), (new, in_lines)) in enumerate(zip(before, after, strict=True)):
+        cte = str(new.get("content-transfer-encoding", "")).strip().lower()
+        data, kept = old.get_payload(decode=True), new.get_payload(decode=True)
+        assert isinstance(data, bytes) and isinstance(kept, bytes)
+        what = f"{label}: part {n} ({types[n]}, {cte or 'no encoding'})"
+        is_text = new.get_content_maintype() == "text" or in_lines
+        lines = is_text and cte in ("", "7bit", "8bit")
+        if lines or new.get_content_maintype() == "multipart" or cte == "quoted-printable":
+            assert LINE_END_OCTETS.sub(b"", kept) == LINE_END_OCTETS.sub(b"", data), what
+            assert not lines or BARE_LINE_END.search(kept) is None, what
+        else:
+            assert kept == data, what
+    head_end = stored.find(b"\r\n\r\n")
+    assert BARE_LINE_END.search(stored[: head_end if head_end >= 0 else len(stored)]) is None, label

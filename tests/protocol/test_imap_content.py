@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import re
 import socket
+from pathlib import Path
 
-from .imap_support import Env, ImapWire
+from tests.support import PROBE_BINARY, probe_message
+
+from .imap_support import Env, ImapWire, checked_env
 
 R = re.compile
 
@@ -237,22 +240,26 @@ def test_append_stores_crlf_line_ends(env: Env) -> None:
     assert [c for _, c in literals(data)] == [stored, b"line one\r\n\r\nline three\r\n"]
 
 
-def lmtp_raw(port: int, rcpt: str, data: bytes) -> list[bytes]:
-    """One LMTP transaction over a raw socket (smtplib would fix the line ends itself); the
-    reply lines."""
+def lmtp_raw(port: int, rcpt: str, data: bytes, *, bdat: bool = False) -> list[bytes]:
+    """One LMTP transaction over a raw socket (smtplib would fix the line ends itself), with
+    DATA or, for ``bdat``, BDAT and BODY=BINARYMIME (RFC 3030); the reply lines."""
+    mail = b"MAIL FROM:<a@remote.test>" + (b" BODY=BINARYMIME" if bdat else b"")
     with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
         f = sock.makefile("rb")
         replies = [f.readline()]
-        for line in (b"LHLO t.test", b"MAIL FROM:<a@remote.test>", f"RCPT TO:<{rcpt}>".encode()):
+        for line in (b"LHLO t.test", mail, f"RCPT TO:<{rcpt}>".encode()):
             sock.sendall(line + b"\r\n")
             while True:
                 reply = f.readline()
                 replies.append(reply)
                 if reply[3:4] != b"-":
                     break
-        sock.sendall(b"DATA\r\n")
-        replies.append(f.readline())
-        sock.sendall(data + b"\r\n.\r\n")
+        if bdat:
+            sock.sendall(b"BDAT %d LAST\r\n" % len(data) + data)
+        else:
+            sock.sendall(b"DATA\r\n")
+            replies.append(f.readline())
+            sock.sendall(data + b"\r\n.\r\n")
         replies.append(f.readline())
         sock.sendall(b"QUIT\r\n")
         return replies
@@ -272,3 +279,65 @@ def test_lmtp_delivery_stores_crlf_line_ends(env: Env) -> None:
     assert b"RFC822.SIZE %d " % len(body) in data
     assert body.endswith(b"\r\n" + LF_STORED + b"\r\n"), body  # DATA's last CRLF is the message's
     assert body.count(b"\n") == body.count(b"\r\n") + 2  # only the binary part's bare LFs
+
+
+# RFC 2045 §2.7/§2.8 promise CRLF lines under 7bit and 8bit, but raw binary is sent under them
+# (and under no encoding): those octets are the content, never line ends to convert.
+PROBES = [(enc, text) for enc in (b"8bit", b"7bit", b"") for text in (b"a\r\nb", b"a\nb")]
+
+
+def check_probe(w: ImapWire, seq: int, stored: bytes) -> None:
+    """Part 2 is the 1024 octets sent (RFC 3516 BINARY, BINARY.SIZE); part 1 has CRLF."""
+    data = raw_reply(w, f"f{seq} FETCH {seq} (BINARY.SIZE[2] BINARY.PEEK[2] BODY.PEEK[1])")
+    assert b"BINARY.SIZE[2] 1024 " in data, data[:200]
+    assert literals(data) == [(b"~{1024}", PROBE_BINARY), (b"{4}", b"a\r\nb")]
+    body = raw_reply(w, f"g{seq} FETCH {seq} (RFC822.SIZE BINARY.PEEK[])")  # NULs and all
+    ((_, whole),) = literals(body)
+    assert whole.endswith(stored) and b"RFC822.SIZE %d " % len(whole) in body
+
+
+def test_append_keeps_raw_binary_under_a_line_encoding(env: Env) -> None:
+    """RFC 5322 §2.3 without touching content: APPEND of a message whose part 2 holds raw
+    binary under 8bit, 7bit or no Content-Transfer-Encoding stores that part octet for octet,
+    whether the rest has CRLF line ends or its text part a bare LF (which gets CRLF)."""
+    w = env.session(env.user())
+    for n, (enc, text) in enumerate(PROBES, 1):
+        r = w.cmd_literals(f"a{n} APPEND INBOX ", probe_message(enc, text), "", binary=True)
+        assert r.status == "OK", str(r)
+    w.cmd("s1 SELECT INBOX")
+    for n, (enc, _) in enumerate(PROBES, 1):
+        check_probe(w, n, probe_message(enc, b"a\r\nb"))
+
+
+def test_lmtp_keeps_raw_binary_under_a_line_encoding(env: Env) -> None:
+    """The same over LMTP DATA (RFC 2033; the trace headers come first, DATA's last CRLF is the
+    message's): the binary part is stored octet for octet, the text part gets CRLF."""
+    user = env.user()
+    for enc, text in PROBES:
+        replies = lmtp_raw(env.srv.lmtp_port, user, probe_message(enc, text))
+        assert replies[-1].startswith(b"250 "), replies
+    w = env.session(user)
+    w.cmd("s1 SELECT INBOX")
+    for n, (enc, _) in enumerate(PROBES, 1):
+        check_probe(w, n, probe_message(enc, b"a\r\nb") + b"\r\n")
+
+
+def test_lmtp_above_max_parse_size_keeps_the_body(tmp_path: Path) -> None:
+    """A message larger than delivery.max_parse_size is not split into parts, so no octet of
+    its body can be told to be a line end: only its top-level header section gets CRLF (RFC
+    5322 §2.3), its binary part (RFC 2045 §6.2) and all the rest arrive as sent (BDAT,
+    RFC 3030)."""
+    head = b"From: a@remote.test\nSubject: big\nContent-Type: multipart/mixed; boundary=b\n\n"
+    body = (
+        b"--b\nContent-Type: text/plain\n\nline\n--b\nContent-Transfer-Encoding: binary\n\n"
+        + PROBE_BINARY * 2
+        + b"\n--b--\n"
+    )
+    with checked_env(tmp_path / "data", {"STALWART_DELIVERY_MAX_PARSE_SIZE": "2K"}) as big:
+        user = big.user()
+        replies = lmtp_raw(big.srv.lmtp_port, user, head + body, bdat=True)
+        assert replies[-1].startswith(b"250 "), replies
+        w = big.session(user)
+        w.cmd("s1 SELECT INBOX")
+        ((_, stored),) = literals(raw_reply(w, "f1 FETCH 1 (BINARY.PEEK[])"))
+        assert stored.endswith(head.replace(b"\n", b"\r\n") + body), stored[-300:]
