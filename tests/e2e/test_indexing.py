@@ -6,6 +6,7 @@ Runs for both full-text backends.  The index is queried with the backend-neutral
 
 from __future__ import annotations
 
+import logging
 import shutil
 import smtplib
 import time
@@ -101,6 +102,15 @@ def deliver(port: int, message: bytes) -> None:
 
 def ids_by_message_id(srv: ServerThread, acct: int) -> dict[str, int]:
     return {e.message_id: e.id for e in srv.store.emails(acct)}
+
+
+def alice_with_mail(srv: ServerThread) -> tuple[int, dict[str, int]]:
+    """Alice's account with the three test messages delivered and indexed; her message ids."""
+    acct = Directory(srv.store, passwords_for(srv.cfg)).create_account(ALICE, "pw")
+    for message in (BUDGET, INVOICE, GARDEN):
+        deliver(srv.lmtp_port, message)
+    wait_indexed(srv)
+    return acct, ids_by_message_id(srv, acct)
 
 
 def run_queries(index: FtsIndex, acct: int, ids: dict[str, int]) -> list[set[int]]:
@@ -231,11 +241,7 @@ def test_index_rebuild_restores_the_same_results(
     cfg = load_config(config_file, {})
     srv = ServerThread(cfg).start()
     try:
-        acct = Directory(srv.store, passwords_for(cfg)).create_account(ALICE, "pw")
-        for message in (BUDGET, INVOICE, GARDEN):
-            deliver(srv.lmtp_port, message)
-        wait_indexed(srv)
-        ids = ids_by_message_id(srv, acct)
+        acct, ids = alice_with_mail(srv)
         live = settled(lambda: run_queries(live_index(srv), acct, ids), expected(ids))
         assert live == expected(ids)
 
@@ -302,3 +308,44 @@ def test_index_rebuild_from_environment(
         assert len(index.search(acct, Text("body", "benchmark"))) == 1
     finally:
         index.close()
+
+
+# What a damaged word index looks like on disk: its stamp intact, these files overwritten.
+DAMAGE = {
+    "tantivy": ("meta.json",),
+    "whoosh": (".toc",),
+}
+
+
+@pytest.mark.parametrize("how", ["named files", "every file"])
+def test_damaged_word_index_is_dropped_and_rebuilt(
+    tmp_path: Path, backend: str, how: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The word index is derived data: index files that cannot be read (a crash mid-write, a
+    bad disk, an overwrite) do not stop the server; the index is dropped with a warning and
+    rebuilt from the store, and its queries answer as before."""
+    cfg = make_config(tmp_path / "data", {"STALWART_SEARCH_BACKEND": backend})
+    srv = ServerThread(cfg).start()
+    try:
+        acct, ids = alice_with_mail(srv)
+    finally:
+        srv.stop()
+    damaged = [
+        f
+        for f in cfg.search.index_dir.iterdir()
+        if f.is_file()
+        and f.name != "stalwart-fts.json"
+        and (how == "every file" or f.name.endswith(DAMAGE[backend]))
+    ]
+    assert damaged
+    for f in damaged:
+        f.write_bytes(b"garbage" * 100)
+    with caplog.at_level(logging.WARNING, logger="store.fts.base"):
+        srv = ServerThread(cfg).start()
+    try:
+        assert any("unreadable" in r.getMessage() for r in caplog.records)
+        wait_indexed(srv)
+        want = expected(ids)
+        assert settled(lambda: run_queries(live_index(srv), acct, ids), want) == want
+    finally:
+        srv.stop()
