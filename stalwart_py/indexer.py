@@ -15,8 +15,8 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from protocols.mime import ParsedMessage, html_to_text, part_text
-from protocols.mime.searchtext import SearchText, search_text
+from protocols.mime import ParsedMessage
+from protocols.mime.searchtext import LeafText, LeafTexts, SearchText, leaf_text, search_text
 from store import ChangeEvent, Store
 from store.codec import unpack
 from store.fts import FtsDocument, FtsIndex, Query
@@ -50,16 +50,25 @@ class Indexed:
 
 def indexed_for(store: Store, account_id: int, email: Email) -> Indexed | None:
     """The word-index document and substring pieces of one stored email (None if it vanished
-    meanwhile)."""
+    meanwhile); each text part is decoded once for both."""
     meta = store.metadata(account_id, email.id)
     raw = store.blob(email.blob)
     if meta is None or raw is None:
         return None
     parsed = ParsedMessage.from_wire(unpack(meta))
-    return Indexed(_document(account_id, email, raw, parsed), search_text(raw, parsed))
+    text_of = LeafTexts()
+    return Indexed(
+        _document(account_id, email, raw, parsed, text_of), search_text(raw, parsed, text_of)
+    )
 
 
-def _document(account_id: int, email: Email, raw: bytes, parsed: ParsedMessage) -> FtsDocument:
+def _document(
+    account_id: int,
+    email: Email,
+    raw: bytes,
+    parsed: ParsedMessage,
+    text_of: LeafText = leaf_text,
+) -> FtsDocument:
     parts = {p.part_id: p for p in parsed.root.walk()}
     body: list[str] = []
     size = 0
@@ -67,9 +76,7 @@ def _document(account_id: int, email: Email, raw: bytes, parsed: ParsedMessage) 
         part = parts.get(pid)
         if part is None or part.type != "text":
             continue
-        text = part_text(raw, part)
-        if part.subtype == "html":
-            text = html_to_text(text)
+        text = text_of(raw, part)
         body.append(text)
         size += len(text)
         if size > MAX_BODY_CHARS:
@@ -82,8 +89,7 @@ def _document(account_id: int, email: Email, raw: bytes, parsed: ParsedMessage) 
         if part.name:
             attachments.append(part.name)
         if part.type == "text" and part.decoded_size <= MAX_ATTACHMENT_TEXT:
-            text = part_text(raw, part)
-            attachments.append(html_to_text(text) if part.subtype == "html" else text)
+            attachments.append(text_of(raw, part))
     headers = raw[: parsed.root.header_end].decode("utf-8", "replace")
     return FtsDocument(
         account_id=account_id,

@@ -12,7 +12,7 @@ import smtplib
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import pytest
 from whoosh.reading import ReaderClosed
@@ -349,3 +349,62 @@ def test_damaged_word_index_is_dropped_and_rebuilt(
         assert settled(lambda: run_queries(live_index(srv), acct, ids), want) == want
     finally:
         srv.stop()
+
+
+ALTERNATIVE = (
+    b"From: <erin@remote.test>\r\n"
+    b"To: alice@example.org\r\n"
+    b"Subject: Both kinds\r\n"
+    b"Message-ID: <both@remote.test>\r\n"
+    b"MIME-Version: 1.0\r\n"
+    b'Content-Type: multipart/mixed; boundary="m"\r\n'
+    b"\r\n"
+    b"--m\r\n"
+    b'Content-Type: multipart/alternative; boundary="a"\r\n'
+    b"\r\n"
+    b"--a\r\n"
+    b"Content-Type: text/plain; charset=utf-8\r\n"
+    b"Content-Transfer-Encoding: quoted-printable\r\n"
+    b"\r\n"
+    b"Caf=C3=A9 and croissants\r\n"
+    b"--a\r\n"
+    b"Content-Type: text/html; charset=utf-8\r\n"
+    b"\r\n"
+    b"<p>Caf&eacute; and <b>croissants</b></p>\r\n"
+    b"--a--\r\n"
+    b"--m\r\n"
+    b"Content-Type: text/plain; charset=utf-8\r\n"
+    b'Content-Disposition: attachment; filename="menu.txt"\r\n'
+    b"\r\n"
+    b"menu of the day\r\n"
+    b"--m--\r\n"
+)
+
+
+def test_indexing_decodes_each_text_part_once(
+    indexed_server: ServerThread, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Indexing an email decodes each text part once for both the word index and the
+    substring index (a 20 MB quoted-printable or HTML part takes seconds and hundreds of MB
+    to decode: twice doubled both), and both still get every text."""
+    from protocols.mime import content
+    from stalwart_py.indexer import indexed_for
+
+    srv = indexed_server
+    acct = Directory(srv.store, passwords_for(srv.cfg)).create_account(ALICE, "pw")
+    deliver(srv.lmtp_port, ALTERNATIVE)
+    (email,) = srv.store.emails(acct)
+    decoded: list[tuple[int, int]] = []
+    real = content.decode_body
+
+    def counting(raw: bytes, part: Any) -> bytes:
+        decoded.append((part.body_start, part.body_end))
+        return real(raw, part)
+
+    monkeypatch.setattr(content, "decode_body", counting)
+    indexed = indexed_for(srv.store, acct, email)
+    assert indexed is not None
+    assert len(decoded) == 3 and len(set(decoded)) == 3, decoded  # plain, HTML, attachment
+    assert "Café and croissants" in indexed.document.body
+    assert "menu of the day" in indexed.document.attachments
+    assert indexed.text.body == ("café and croissants", "café and croissants", "menu of the day")
