@@ -848,6 +848,20 @@ class SearchConfig:
     batch_size: int = setting(
         INT, 500, "Most documents the indexer adds in one commit.", at_least(1)
     )
+    max_concurrent_scans: int = setting(
+        INT,
+        2,
+        "Most IMAP `SEARCH TEXT`/`BODY` substring scans run at once, each in a thread reading "
+        "the account's stored text; more searches wait for a free slot.",
+        at_least(1),
+    )
+    scan_timeout: float = setting(
+        DURATION,
+        "2m",
+        "Give up an IMAP `SEARCH TEXT`/`BODY` that takes longer than this, the wait for a "
+        "free scan slot included: the command fails with `NO [LIMIT]`.",
+        POSITIVE,
+    )
 
 
 @dataclass(frozen=True, slots=True)
