@@ -11,7 +11,7 @@ documentation, optional checks).  From that single table come
 
 Every problem is collected and reported at once as a :class:`Problem` with its location:
 ``FILE:LINE section.key`` for the file (tomllib has no positions, so a small scan of the text finds
-the line), ``env STALWART_X_Y`` for the environment.
+the line: :mod:`.config_toml`), ``env STALWART_X_Y`` for the environment.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any, Literal, get_args
 from urllib.parse import urlsplit
 
+from .config_toml import locate_keys
 from .units import parse_size
 
 ENV_PREFIX = "STALWART_"
@@ -847,6 +848,20 @@ class SearchConfig:
     batch_size: int = setting(
         INT, 500, "Most documents the indexer adds in one commit.", at_least(1)
     )
+    max_concurrent_scans: int = setting(
+        INT,
+        2,
+        "Most IMAP `SEARCH TEXT`/`BODY` substring scans run at once, each in a thread reading "
+        "the account's stored text; more searches wait for a free slot.",
+        at_least(1),
+    )
+    scan_timeout: float = setting(
+        DURATION,
+        "2m",
+        "Give up an IMAP `SEARCH TEXT`/`BODY` that takes longer than this, the wait for a "
+        "free scan slot included: the command fails with `NO [LIMIT]`.",
+        POSITIVE,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -1077,51 +1092,6 @@ RULES: tuple[Rule, ...] = (
         _port_clash,
     ),
 )
-
-
-# ---------------------------------------------------------------------------------------------
-# Locating keys in the TOML text
-# ---------------------------------------------------------------------------------------------
-
-_KEY_PART = r"""(?:[A-Za-z0-9_-]+|"(?:[^"\\]|\\.)*"|'[^']*')"""
-_HEADER_RE = re.compile(rf"\s*\[\[?\s*({_KEY_PART}(?:\s*\.\s*{_KEY_PART})*)\s*\]\]?\s*(?:#.*)?")
-_KEYLINE_RE = re.compile(rf"\s*({_KEY_PART}(?:\s*\.\s*{_KEY_PART})*)\s*=")
-
-
-def _split_key(dotted: str) -> tuple[str, ...]:
-    parts = re.findall(_KEY_PART, dotted)
-    return tuple(p[1:-1] if p[:1] in "\"'" else p for p in parts)
-
-
-def locate_keys(text: str) -> dict[tuple[str, ...], int]:
-    """Map key paths (``("lmtp",)``, ``("lmtp", "port")``) to the 1-based line that first
-    defines them.  A scan, not a parser: enough for flat sections, skipping multi-line strings.
-    """
-    lines: dict[tuple[str, ...], int] = {}
-    table: tuple[str, ...] = ()
-    in_string: str | None = None
-    for number, line in enumerate(text.splitlines(), start=1):
-        if in_string is not None:
-            if line.count(in_string) % 2 == 1:
-                in_string = None
-            continue
-        header = _HEADER_RE.fullmatch(line)
-        if header is not None:
-            table = _split_key(header.group(1))
-            for depth in range(1, len(table) + 1):
-                lines.setdefault(table[:depth], number)
-            continue
-        keyline = _KEYLINE_RE.match(line)
-        if keyline is not None:
-            path = table + _split_key(keyline.group(1))
-            for depth in range(len(table) + 1, len(path) + 1):
-                lines.setdefault(path[:depth], number)
-            rest = line[keyline.end() :]
-            for quote in ('"""', "'''"):
-                if rest.count(quote) % 2 == 1:
-                    in_string = quote
-                    break
-    return lines
 
 
 # ---------------------------------------------------------------------------------------------

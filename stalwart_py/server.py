@@ -16,6 +16,8 @@ from __future__ import annotations
 import functools
 import logging
 import ssl
+import threading
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -226,10 +228,31 @@ class Server:
         store, indexer = self.store, self.indexer
         assert store is not None and indexer is not None
 
-        async def search_substring(account_id: int, needle: str, body_only: bool) -> set[int]:
+        scans = trio.CapacityLimiter(cfg.search.max_concurrent_scans)
+
+        async def search_substring(
+            account_id: int, needle: str, body_only: bool, emails: Collection[int] | None
+        ) -> set[int]:
+            """The scan in a thread under ``scans``; given up (client gone, shutdown, the
+            time limit), the thread is abandoned and its scan stops at its next chunk."""
             assert indexer is not None
-            search = functools.partial(indexer.search_substring, body_only=body_only)
-            return await trio.to_thread.run_sync(search, account_id, needle)
+            cancel = threading.Event()
+            search = functools.partial(
+                indexer.search_substring,
+                account_id,
+                needle,
+                body_only=body_only,
+                emails=emails,
+                cancel=cancel,
+            )
+            try:
+                with trio.move_on_after(cfg.search.scan_timeout):
+                    return await trio.to_thread.run_sync(
+                        search, limiter=scans, abandon_on_cancel=True
+                    )
+            finally:
+                cancel.set()
+            raise MailError(ErrorKind.LIMIT, "substring search over search.scan_timeout")
 
         async def store_write(batch: Batch) -> ApplyResult:
             assert store is not None

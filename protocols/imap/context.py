@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass, field
 
 from store import ApplyResult, Batch, Store
@@ -54,8 +54,9 @@ class ImapContext:
     store: Store
     write: Callable[[Batch], Awaitable[ApplyResult]]
     authenticate: Callable[[str, str], Awaitable[Principal | None]]
-    # (account, needle, body_only) -> emails whose text contains the needle (SEARCH TEXT/BODY)
-    search_substring: Callable[[int, str, bool], Awaitable[set[int]]]
+    # (account, needle, body_only, emails or None for all) -> those of the emails whose text
+    # contains the needle (SEARCH TEXT/BODY)
+    search_substring: Callable[[int, str, bool, Collection[int] | None], Awaitable[set[int]]]
     now: Callable[[], int]
     hostname: str = "localhost"
     limits: ImapLimits = field(default_factory=ImapLimits)

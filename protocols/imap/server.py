@@ -17,6 +17,7 @@ import trio
 
 from store import ChangeEvent
 
+from . import commands as C
 from .context import ImapContext
 from .errors import ImapParseError
 from .framing import CLOSED, NEED_DATA, Frame, FrameError, FramingLimits, ImapFramer, LineFrame
@@ -29,6 +30,8 @@ log = logging.getLogger(__name__)
 RECEIVE_SIZE = 65536
 TLS_HANDSHAKE_TIMEOUT = 30.0
 _TCP_QUICKACK: int | None = getattr(socket, "TCP_QUICKACK", None)  # Linux only
+# Commands that may scan the account's stored text (SEARCH TEXT/BODY, also inside SORT/THREAD).
+_SCANNING = (C.Search, C.Sort, C.Thread)
 
 
 class _Closed(Exception):
@@ -76,8 +79,10 @@ class _Connection:
         # IDLE one task does everything, and taking the lock would cost a scheduler pass.
         self._send_lock = trio.Lock()
         self._idling = False
-        # The TCP socket under any TLS/COMPRESS layers, for the delayed-ACK nudge in fill().
+        # The TCP socket under any TLS/COMPRESS layers, for the delayed-ACK nudge in fill()
+        # (None once that failed) and for noticing a hang-up during a long command.
         self._tcp: trio.socket.SocketType | None = getattr(stream, "socket", None)
+        self._socket = self._tcp
 
     def _new_framer(self) -> ImapFramer:
         limits = self.ctx.limits
@@ -164,13 +169,35 @@ class _Connection:
                     session.bad_commands += 1
                     await self.send(err.to_bytes())
                 else:
-                    outcome = await session.execute(cmd)
+                    outcome = await self.execute(cmd)
                     await self.send(outcome.data)
                     if not await self.act(outcome, cmd.tag, tls_context):
                         return
             if session.bad_commands > self.ctx.limits.max_bad_commands:
                 await self.send(b"* BYE Too many invalid commands\r\n")
                 return
+
+    async def execute(self, cmd: C.Command) -> Outcome:
+        """Runs one command; a search (which may scan the account's text for a while) is
+        given up if the client hangs up meanwhile: the scan stops and the connection ends."""
+        sock = self._socket
+        if sock is None or not isinstance(cmd, _SCANNING):
+            return await self.session.execute(cmd)
+        gone = False
+        async with trio.open_nursery() as nursery:
+
+            async def watch() -> None:
+                nonlocal gone
+                if await _hung_up(sock):
+                    gone = True
+                    nursery.cancel_scope.cancel()
+
+            nursery.start_soon(watch)
+            outcome = await self.session.execute(cmd)
+            nursery.cancel_scope.cancel()
+        if gone:
+            raise _Closed
+        return outcome
 
     async def act(self, outcome: Outcome, tag: str, tls_context: ssl.SSLContext | None) -> bool:
         """Carries out a transport action; False ends the connection."""
@@ -324,6 +351,18 @@ async def serve_imap_connection(
                 await conn.stream.aclose()
             except (trio.BrokenResourceError, trio.ClosedResourceError, ssl.SSLError):
                 pass
+
+
+async def _hung_up(sock: trio.socket.SocketType) -> bool:
+    """Waits for the peer: True once it has closed the connection (end of stream or reset),
+    False as soon as it sent more (pipelined bytes stay queued for the framer: a peek).
+
+    Under TLS a peer that sends close_notify before closing looks like one sending more: its
+    search then runs to its end (or to ``search.scan_timeout``)."""
+    try:
+        return not await sock.recv(1, socket.MSG_PEEK)
+    except OSError:  # ECONNRESET and the like
+        return True
 
 
 def _cancelled(exc: BaseException) -> bool:

@@ -18,6 +18,7 @@ Non-text parts (images, PDFs ...) hold no searchable text.  Every piece is case-
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from .codec import decode_header_value
@@ -41,24 +42,60 @@ def header_text(raw: bytes, part: MimePart) -> str:
     )
 
 
-def _body_pieces(raw: bytes, root: MimePart, out: list[str]) -> None:
+LeafText = Callable[[bytes, MimePart], str]  # (buffer, text part) -> its text
+
+
+def leaf_text(raw: bytes, part: MimePart) -> str:
+    """A text part's decoded text; HTML as its text."""
+    text = part_text(raw, part)
+    return html_to_text(text) if part.subtype == "html" else text
+
+
+class LeafTexts:
+    """:func:`leaf_text` decoding each part once: the word index and the substring index read
+    the same parts, and decoding a large quoted-printable or HTML part takes seconds."""
+
+    def __init__(self) -> None:
+        self._texts: dict[int, str] = {}  # id(part) -> text, while the parsed tree lives
+
+    def __call__(self, raw: bytes, part: MimePart) -> str:
+        text = self._texts.get(id(part))
+        if text is None:
+            text = self._texts[id(part)] = leaf_text(raw, part)
+        return text
+
+
+def _body_pieces(raw: bytes, root: MimePart, out: list[str], text_of: LeafText) -> None:
     for part in root.walk():
         if part.parts:
             continue
         if part.type == "text":
-            text = part_text(raw, part)
-            out.append(html_to_text(text) if part.subtype == "html" else text)
+            out.append(text_of(raw, part))
         elif part.message is not None:
             inner = inner_buffer(raw, part)
             out.append(header_text(inner, part.message.root))
-            _body_pieces(inner, part.message.root, out)
+            _body_pieces(inner, part.message.root, out, text_of)
 
 
-def search_text(raw: bytes, parsed: ParsedMessage) -> SearchText:
-    """The searchable pieces of the message ``parsed`` from ``raw``."""
+# Case-folded a slice at a time: str.casefold of non-ASCII text allocates 12 bytes per
+# character for its result first (a 20 MB part: 250 MB); folding is per character, so slices
+# fold exactly as the whole does.
+_FOLD_SLICE = 1 << 18
+
+
+def fold(text: str) -> str:
+    """``text.casefold()``, with bounded scratch memory."""
+    if len(text) <= _FOLD_SLICE or text.isascii():
+        return text.casefold()
+    return "".join(text[i : i + _FOLD_SLICE].casefold() for i in range(0, len(text), _FOLD_SLICE))
+
+
+def search_text(raw: bytes, parsed: ParsedMessage, text_of: LeafText = leaf_text) -> SearchText:
+    """The searchable pieces of the message ``parsed`` from ``raw`` (``text_of`` decodes a text
+    part: pass a :class:`LeafTexts` to share the decoding with other readers)."""
     body: list[str] = []
-    _body_pieces(raw, parsed.root, body)
+    _body_pieces(raw, parsed.root, body, text_of)
     return SearchText(
-        header=header_text(raw, parsed.root).casefold(),
-        body=tuple(t.casefold() for t in body),
+        header=fold(header_text(raw, parsed.root)),
+        body=tuple(fold(t) for t in body),
     )

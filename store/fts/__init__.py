@@ -57,8 +57,9 @@ def open_index(
 
     ``default_language`` stems documents whose language is neither given nor detected;
     ``detect_language=False`` uses it for every document without an explicit language.
-    An index written by another backend or schema version is wiped (it is derived data) and its
-    cursors restart from 0, so the indexer rebuilds it.
+    An index written by another backend or schema version, or one whose files cannot be read
+    (damaged), is wiped (it is derived data; a damaged one with a warning) and its cursors
+    restart from 0, so the indexer rebuilds it.
     """
     if backend == "tantivy":
         from store.fts.tantivy_backend import TantivyIndex

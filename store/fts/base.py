@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import html
 import json
+import logging
 import re
 import shutil
 from abc import ABC, abstractmethod
@@ -51,6 +52,9 @@ from store.fts.model import (
 )
 
 Q = TypeVar("Q")
+T = TypeVar("T")
+
+log = logging.getLogger(__name__)
 
 # RFC 8621 §5.1: the preview "MUST NOT be more than 255 octets in size" — we cap the text
 # (before escaping and <mark> tags) at that many UTF-8 octets.
@@ -90,6 +94,29 @@ def reset_index_dir(path: Path, meta: Mapping[str, object]) -> None:
         if child.name != META_FILE:
             shutil.rmtree(child) if child.is_dir() else child.unlink()
     (path / META_FILE).write_text(json.dumps(dict(meta)))
+
+
+def open_or_reset(
+    path: Path,
+    meta: Mapping[str, object],
+    open_index: Callable[[], T],
+    unreadable: tuple[type[Exception], ...],
+) -> T:
+    """``open_index()``; if it fails with one of ``unreadable`` (corrupt or truncated files),
+    the index is wiped and opened again, empty, with a warning.  It is derived data: its
+    cursors go with it, so the indexer rebuilds it from the store, as for a missing index."""
+    try:
+        return open_index()
+    except MailError:  # not an index of ours: refused, never wiped
+        raise
+    except unreadable as err:
+        log.warning(
+            "full-text index %s is unreadable (%s): dropping it, it is rebuilt from the store",
+            path,
+            str(err)[:200],
+        )
+        reset_index_dir(path, meta)
+        return open_index()
 
 
 def email_key(account_id: int, email_id: int) -> str:

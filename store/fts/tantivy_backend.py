@@ -31,6 +31,7 @@ from store.fts.base import (
     doc_texts,
     email_key,
     index_is_current,
+    open_or_reset,
     reset_index_dir,
     stemmed_field,
 )
@@ -60,6 +61,11 @@ STEMMERS: Mapping[str, str] = {
     "tr": "turkish",
 }
 SCHEMA_VERSION = 1
+_META: Mapping[str, object] = {
+    "backend": "tantivy",
+    "schema": SCHEMA_VERSION,
+    "stemmers": sorted(STEMMERS),
+}
 _HEAP_BYTES = 64_000_000
 _FIRST_PAGE = 1024
 
@@ -196,28 +202,29 @@ class TantivyIndex(BaseIndex[tantivy.Query]):
         self._analysis = _Analysis()
         self._schema = _schema()
         self._builder = _Builder(self._schema)
-        self._index = self._open(path)
+        # tantivy reports damaged files (meta.json, a segment's footer) as ValueError.
+        self._index = open_or_reset(path, _META, lambda: self._open(path), (ValueError, OSError))
         self._writer: Any = self._index.writer(heap_size=_HEAP_BYTES)
-        self._langs = self._read_languages()
 
     # --- opening
 
     def _open(self, path: Path) -> tantivy.Index:
-        expected = {"backend": "tantivy", "schema": SCHEMA_VERSION, "stemmers": sorted(STEMMERS)}
         p = str(path)
         reuse = (
-            index_is_current(path, expected)
+            index_is_current(path, _META)
             and tantivy.Index.exists(p)
             and tantivy.Index.is_compatible(p)
         )
         if not reuse:
-            reset_index_dir(path, expected)
+            reset_index_dir(path, _META)
         index = tantivy.Index(self._schema, path=str(path), reuse=True)
         index.register_tokenizer("plain", self._analysis.plain_analyzer)
         for lang, analyzer in self._analysis.stem_analyzers.items():
             index.register_tokenizer(f"stem_{lang}", analyzer)
         index.config_reader(reload_policy="Manual")
         index.reload()
+        self._index = index
+        self._langs = self._read_languages()
         return index
 
     # --- hooks

@@ -39,6 +39,7 @@ from store.fts.base import (
     doc_texts,
     email_key,
     index_is_current,
+    open_or_reset,
     reset_index_dir,
     stemmed_field,
 )
@@ -212,12 +213,11 @@ class WhooshIndex(BaseIndex[wq.Query]):
         super().__init__(path, default_language, detect_language)
         self._analysis = _Analysis()
         self._builder = _Builder()
-        self._index = self._open(path)
         # Readers may run on other threads than the (single) writer; whoosh searchers are not
         # thread-safe, so every use of the searcher, and its swap after a commit, is locked.
         self._lock = threading.Lock()
-        self._searcher: Any = self._index.searcher()
-        self._langs = self._read_languages()
+        # Damaged files surface as anything from OSError to IndexError or struct.error.
+        self._index = open_or_reset(path, _META, lambda: self._open(path), (Exception,))
         self._reset_pending()
 
     def _reset_pending(self) -> None:
@@ -228,9 +228,14 @@ class WhooshIndex(BaseIndex[wq.Query]):
     # --- opening
 
     def _open(self, path: Path) -> Any:
+        """The index, its searcher and the languages it holds (reading them checks it)."""
         if index_is_current(path, _META) and wi.exists_in(str(path)):
-            return wi.open_dir(str(path))
-        return self._create(path)
+            index = wi.open_dir(str(path))
+        else:
+            index = self._create(path)
+        self._searcher: Any = index.searcher()
+        self._langs = self._read_languages()
+        return index
 
     def _create(self, path: Path) -> Any:
         reset_index_dir(path, _META)

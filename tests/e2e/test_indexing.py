@@ -6,12 +6,13 @@ Runs for both full-text backends.  The index is queried with the backend-neutral
 
 from __future__ import annotations
 
+import logging
 import shutil
 import smtplib
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import pytest
 from whoosh.reading import ReaderClosed
@@ -101,6 +102,15 @@ def deliver(port: int, message: bytes) -> None:
 
 def ids_by_message_id(srv: ServerThread, acct: int) -> dict[str, int]:
     return {e.message_id: e.id for e in srv.store.emails(acct)}
+
+
+def alice_with_mail(srv: ServerThread) -> tuple[int, dict[str, int]]:
+    """Alice's account with the three test messages delivered and indexed; her message ids."""
+    acct = Directory(srv.store, passwords_for(srv.cfg)).create_account(ALICE, "pw")
+    for message in (BUDGET, INVOICE, GARDEN):
+        deliver(srv.lmtp_port, message)
+    wait_indexed(srv)
+    return acct, ids_by_message_id(srv, acct)
 
 
 def run_queries(index: FtsIndex, acct: int, ids: dict[str, int]) -> list[set[int]]:
@@ -231,11 +241,7 @@ def test_index_rebuild_restores_the_same_results(
     cfg = load_config(config_file, {})
     srv = ServerThread(cfg).start()
     try:
-        acct = Directory(srv.store, passwords_for(cfg)).create_account(ALICE, "pw")
-        for message in (BUDGET, INVOICE, GARDEN):
-            deliver(srv.lmtp_port, message)
-        wait_indexed(srv)
-        ids = ids_by_message_id(srv, acct)
+        acct, ids = alice_with_mail(srv)
         live = settled(lambda: run_queries(live_index(srv), acct, ids), expected(ids))
         assert live == expected(ids)
 
@@ -302,3 +308,103 @@ def test_index_rebuild_from_environment(
         assert len(index.search(acct, Text("body", "benchmark"))) == 1
     finally:
         index.close()
+
+
+# What a damaged word index looks like on disk: its stamp intact, these files overwritten.
+DAMAGE = {
+    "tantivy": ("meta.json",),
+    "whoosh": (".toc",),
+}
+
+
+@pytest.mark.parametrize("how", ["named files", "every file"])
+def test_damaged_word_index_is_dropped_and_rebuilt(
+    tmp_path: Path, backend: str, how: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The word index is derived data: index files that cannot be read (a crash mid-write, a
+    bad disk, an overwrite) do not stop the server; the index is dropped with a warning and
+    rebuilt from the store, and its queries answer as before."""
+    cfg = make_config(tmp_path / "data", {"STALWART_SEARCH_BACKEND": backend})
+    srv = ServerThread(cfg).start()
+    try:
+        acct, ids = alice_with_mail(srv)
+    finally:
+        srv.stop()
+    damaged = [
+        f
+        for f in cfg.search.index_dir.iterdir()
+        if f.is_file()
+        and f.name != "stalwart-fts.json"
+        and (how == "every file" or f.name.endswith(DAMAGE[backend]))
+    ]
+    assert damaged
+    for f in damaged:
+        f.write_bytes(b"garbage" * 100)
+    with caplog.at_level(logging.WARNING, logger="store.fts.base"):
+        srv = ServerThread(cfg).start()
+    try:
+        assert any("unreadable" in r.getMessage() for r in caplog.records)
+        wait_indexed(srv)
+        want = expected(ids)
+        assert settled(lambda: run_queries(live_index(srv), acct, ids), want) == want
+    finally:
+        srv.stop()
+
+
+ALTERNATIVE = (
+    b"From: <erin@remote.test>\r\n"
+    b"To: alice@example.org\r\n"
+    b"Subject: Both kinds\r\n"
+    b"Message-ID: <both@remote.test>\r\n"
+    b"MIME-Version: 1.0\r\n"
+    b'Content-Type: multipart/mixed; boundary="m"\r\n'
+    b"\r\n"
+    b"--m\r\n"
+    b'Content-Type: multipart/alternative; boundary="a"\r\n'
+    b"\r\n"
+    b"--a\r\n"
+    b"Content-Type: text/plain; charset=utf-8\r\n"
+    b"Content-Transfer-Encoding: quoted-printable\r\n"
+    b"\r\n"
+    b"Caf=C3=A9 and croissants\r\n"
+    b"--a\r\n"
+    b"Content-Type: text/html; charset=utf-8\r\n"
+    b"\r\n"
+    b"<p>Caf&eacute; and <b>croissants</b></p>\r\n"
+    b"--a--\r\n"
+    b"--m\r\n"
+    b"Content-Type: text/plain; charset=utf-8\r\n"
+    b'Content-Disposition: attachment; filename="menu.txt"\r\n'
+    b"\r\n"
+    b"menu of the day\r\n"
+    b"--m--\r\n"
+)
+
+
+def test_indexing_decodes_each_text_part_once(
+    indexed_server: ServerThread, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Indexing an email decodes each text part once for both the word index and the
+    substring index (a 20 MB quoted-printable or HTML part takes seconds and hundreds of MB
+    to decode: twice doubled both), and both still get every text."""
+    from protocols.mime import content
+    from stalwart_py.indexer import indexed_for
+
+    srv = indexed_server
+    acct = Directory(srv.store, passwords_for(srv.cfg)).create_account(ALICE, "pw")
+    deliver(srv.lmtp_port, ALTERNATIVE)
+    (email,) = srv.store.emails(acct)
+    decoded: list[tuple[int, int]] = []
+    real = content.decode_body
+
+    def counting(raw: bytes, part: Any) -> bytes:
+        decoded.append((part.body_start, part.body_end))
+        return real(raw, part)
+
+    monkeypatch.setattr(content, "decode_body", counting)
+    indexed = indexed_for(srv.store, acct, email)
+    assert indexed is not None
+    assert len(decoded) == 3 and len(set(decoded)) == 3, decoded  # plain, HTML, attachment
+    assert "Café and croissants" in indexed.document.body
+    assert "menu of the day" in indexed.document.attachments
+    assert indexed.text.body == ("café and croissants", "café and croissants", "menu of the day")

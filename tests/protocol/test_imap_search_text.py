@@ -4,9 +4,12 @@ IMAP4rev2 sessions, and see a message at once after APPEND or delivery."""
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pytest
+
+from store.fts import Text
 
 from .imap_support import Env, ImapWire, checked_env
 
@@ -107,22 +110,63 @@ def test_text_search_sees_a_message_at_once(env: Env) -> None:
     assert r.has(r"\* SEARCH 6"), str(r)
 
 
-def test_lost_substring_index_is_rebuilt(tmp_path: Path) -> None:
-    """The substring index is derived data: a server that finds it missing (an upgrade, a lost
-    file) rebuilds it with the word index, and SEARCH TEXT answers as before."""
-    data = tmp_path / "data"
+def _substring_file(env: Env) -> Path:
+    index_dir = env.srv.cfg.search.index_dir
+    return index_dir.parent / f"{index_dir.name}-substring.sqlite"
+
+
+def _server_with_mail(data: Path) -> tuple[str, Path]:
+    """A stopped server's data dir holding two indexed messages; their user, the substring
+    file."""
     with checked_env(data) as env:
         user = env.user()
         env.deliver(user, b"Subject: kept\r\n\r\nsome-rebuilt-infix-text\r\n")
+        env.deliver(user, b"Subject: other\r\n\r\nnothing special\r\n")
         w = env.session(user)
         w.cmd("s1 SELECT INBOX")
         assert w.cmd("a1 SEARCH TEXT ebuilt-inf").untagged == ["* SEARCH 1"]
-        index_dir = env.srv.cfg.search.index_dir
-    texts = index_dir.parent / f"{index_dir.name}-substring.sqlite"
+        texts = _substring_file(env)
     assert texts.exists()
+    return user, texts
+
+
+def _searches_as_before(env: Env, user: str) -> None:
+    w = env.session(user)
+    w.cmd("s1 SELECT INBOX")
+    assert w.cmd("a1 SEARCH TEXT ebuilt-inf").untagged == ["* SEARCH 1"]
+    assert w.cmd("a2 SEARCH TEXT not-there").untagged == ["* SEARCH"]
+    assert w.cmd('a3 SEARCH BODY "OTHING SPEC"').untagged == ["* SEARCH 2"]
+
+
+def test_lost_substring_index_is_refilled_without_rebuilding_the_word_index(
+    tmp_path: Path,
+) -> None:
+    """The substring index is derived data: a server that finds it missing (the first start
+    after an upgrade, a lost file) refills it from the store, and SEARCH TEXT (RFC 3501
+    §6.4.4) answers as before; the word index is kept as it was (no document re-added, its
+    queries still answer)."""
+    data = tmp_path / "data"
+    user, texts = _server_with_mail(data)
     texts.unlink()
     with checked_env(data) as env:
-        w = env.session(user)
-        w.cmd("s1 SELECT INBOX")
-        assert w.cmd("a1 SEARCH TEXT ebuilt-inf").untagged == ["* SEARCH 1"]
-        assert w.cmd("a2 SEARCH TEXT not-there").untagged == ["* SEARCH"]
+        _searches_as_before(env, user)
+        server = env.srv.server
+        assert server is not None and server.indexer is not None
+        assert server.indexer.indexed == 0  # the word index was not rebuilt
+        acct = env.srv.store.principal_by_address(user).id
+        assert server.indexer.search(acct, Text("body", "special")) == {2}
+
+
+def test_corrupt_substring_index_is_dropped_and_refilled(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A substring index file that is not a database (damaged, overwritten) does not stop the
+    server: it is dropped with a warning and refilled like a missing one, and SEARCH TEXT
+    (RFC 3501 §6.4.4) answers as before."""
+    data = tmp_path / "data"
+    user, texts = _server_with_mail(data)
+    texts.write_bytes(b"this is no SQLite database\n" * 1000)
+    with caplog.at_level(logging.WARNING, logger="store.fts.substring"):
+        with checked_env(data) as env:
+            _searches_as_before(env, user)
+    assert any("unreadable" in r.getMessage() for r in caplog.records)

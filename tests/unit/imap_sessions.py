@@ -3,7 +3,7 @@ store, fed parsed command lines."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 
 from protocols.imap.context import ImapContext
 from protocols.imap.framing import Frame, ImapFramer
@@ -41,7 +41,9 @@ def context(
     async def authenticate(user: str, password: str) -> Principal | None:
         return store.principal_by_name(user)
 
-    async def search_substring(acct: int, needle: str, body_only: bool) -> set[int]:
+    async def search_substring(
+        acct: int, needle: str, body_only: bool, emails: Collection[int] | None
+    ) -> set[int]:
         return set()
 
     return ImapContext(

@@ -111,6 +111,7 @@ def test_substring_search_equals_the_brute_force_reference(
         text = search_text(raw, parse_message(raw))
         index.add(7, n, text.header, text.body)
     index.add(8, 0, "needle everywhere", ["needle everywhere"])  # another account: never seen
+    index.commit()  # searches read the last commit
     joined = "\x00".join(
         p for raw in raws for p in [*reference_pieces(raw)[1], reference_pieces(raw)[0]]
     )

@@ -78,13 +78,17 @@ class Evaluator:
         self.now = s.ctx.now()
 
     async def prepare(self, key: C.SearchKey) -> None:
-        """Runs the substring searches the key needs, once each."""
+        """Runs the substring searches the key needs, once each, over the mailbox's emails
+        (a small mailbox in a large account reads just its own rows)."""
+        emails: set[int] | None = None
         for sub in _walk(key):
             if isinstance(sub, C.SearchText) and sub.field in _TEXT_FIELD and sub.value:
                 cache_key = (sub.field, sub.value)
                 if cache_key not in self.text_hits:
+                    if emails is None:  # a superset (not yet reported expunges) is fine
+                        emails = set(self.sel.email_ids.values())
                     self.text_hits[cache_key] = await self.s.ctx.search_substring(
-                        self.s.account_id, sub.value, sub.field == "BODY"
+                        self.s.account_id, sub.value, sub.field == "BODY", emails
                     )
 
     def header_info(self, email: Email) -> HeaderInfo:
