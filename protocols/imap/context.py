@@ -6,6 +6,7 @@ import threading
 from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass, field
 
+from protocols.mail import MailService
 from store import ApplyResult, Batch, Store
 from store.models import Principal
 
@@ -66,6 +67,9 @@ class ImapContext:
     connections: ConnectionCounter = field(default_factory=ConnectionCounter)
     # Decoded email records shared by the sessions (see records.py); built from ``store``.
     records: RecordCache = field(init=False)
+    # Every mail operation goes through the mail service (built from store, write and now).
+    mail: MailService = field(init=False)
 
     def __post_init__(self) -> None:
         self.records = RecordCache(self.store)
+        self.mail = MailService(self.store, self.write, self.now)

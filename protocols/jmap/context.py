@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
+from protocols.mail import AccessToken, MailService
 from store import ApplyResult, Batch, MailError, Store
 from store.fts import Query
 from store.ids import object_id, parse_object_id
@@ -49,12 +50,28 @@ class JmapServices:
     now: Callable[[], int]
     hostname: str = "localhost"
     limits: JmapLimits = field(default_factory=JmapLimits)
+    # Every mail operation goes through the mail service (built from store, write and now).
+    mail: MailService = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.mail = MailService(self.store, self.write, self.now)
 
 
 @dataclass
 class JmapContext:
     services: JmapServices
     principal: Principal
+    # Who acts, and on which accounts (owner rights in its own today; grants after sharing).
+    token: AccessToken | None = None
+
+    def __post_init__(self) -> None:
+        if self.token is None:
+            self.token = AccessToken.for_owner(self.principal)
+
+    @property
+    def access(self) -> AccessToken:
+        assert self.token is not None
+        return self.token
 
     @property
     def store(self) -> Store:
@@ -65,10 +82,10 @@ class JmapContext:
         if not isinstance(account_id, str):
             raise MethodError("invalidArguments", "accountId must be a string")
         number = parse_object_id("account", account_id)
-        if number is None or number != self.principal.id or self.store.account(number) is None:
+        if number is None or not self.access.may_see(number) or self.store.account(number) is None:
             raise MethodError("accountNotFound")
         return number
 
     @property
     def account_id(self) -> str:
-        return object_id("account", self.principal.id)
+        return object_id("account", self.access.account_id)

@@ -1,0 +1,103 @@
+"""The mail service: one protocol-neutral API for every mail operation, called with an
+:class:`AccessToken` (Dovecot's lib-storage, Stalwart's ``email`` crate).
+
+IMAP, JMAP, LMTP delivery (and later Sieve and submission) store and change mail only through
+it: writes through a :class:`MailTransaction` (:meth:`MailService.begin`), reads that depend on
+rights through the methods here.  Rights are checked here and in :mod:`.rights`, nowhere else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from store import Store
+from store.codec import unpack
+from store.errors import ErrorKind, MailError
+from store.models import AccountState, Email, Mailbox, Principal
+
+from .rights import Right, Rights, account_rights, mailbox_rights
+from .token import AccessToken, AuthMethod
+from .transaction import MailTransaction, Writer
+
+
+class MailService:
+    def __init__(self, store: Store, write: Writer, now: Callable[[], int]) -> None:
+        self.store = store
+        self.write = write
+        self.now = now
+
+    # -- tokens ------------------------------------------------------------------------------
+    def token_for(self, principal: Principal, method: AuthMethod) -> AccessToken:
+        """The token of a principal that has just authenticated."""
+        return AccessToken.for_owner(principal, method)
+
+    # -- writes ------------------------------------------------------------------------------
+    def begin(self, token: AccessToken, now: int | None = None) -> MailTransaction:
+        """A transaction of ``token``'s operations, stamped with the clock (or ``now``)."""
+        return MailTransaction(self.store, self.write, self.now() if now is None else now, token)
+
+    # -- reads -------------------------------------------------------------------------------
+    def account(self, token: AccessToken, acct: int) -> AccountState:
+        """The account's state (modseqs, counts); NOT_FOUND if the token may not see it."""
+        account_rights(token, acct)
+        state = self.store.account(acct)
+        if state is None:
+            raise MailError(ErrorKind.NOT_FOUND, "no such account")
+        return state
+
+    def rights(self, token: AccessToken, acct: int, mailbox_id: int) -> Rights:
+        return mailbox_rights(token, acct, mailbox_id)
+
+    def mailboxes(self, token: AccessToken, acct: int) -> list[Mailbox]:
+        """The account's mailboxes the token may see (the ``l`` right)."""
+        account_rights(token, acct)
+        return [
+            mb
+            for mb in self.store.mailboxes(acct)
+            if Right.LOOKUP in mailbox_rights(token, acct, mb.id)
+        ]
+
+    def mailbox(self, token: AccessToken, acct: int, mailbox_id: int) -> Mailbox | None:
+        if not token.may_see(acct):
+            return None
+        mb = self.store.mailbox(acct, mailbox_id)
+        if mb is None or Right.LOOKUP not in mailbox_rights(token, acct, mb.id):
+            return None
+        return mb
+
+    def email(self, token: AccessToken, acct: int, email_id: int) -> Email | None:
+        """The email if the token may read it in one of its mailboxes, else None."""
+        if not token.may_see(acct):
+            return None
+        email = self.store.email(acct, email_id)
+        if email is None or not any(
+            Right.READ in mailbox_rights(token, acct, m) for m, _ in email.mailboxes
+        ):
+            return None
+        return email
+
+    def metadata(self, token: AccessToken, acct: int, email_id: int) -> bytes | None:
+        """The stored parse of a readable email (``messages.decode_metadata``)."""
+        if self.email(token, acct, email_id) is None:
+            return None
+        return self.store.metadata(acct, email_id)
+
+    def blob(self, token: AccessToken, acct: int, sha: bytes) -> bytes | None:
+        """A blob the account may read (an email of it references it, or it uploaded it and
+        the upload has not expired, RFC 8620 §6), else None."""
+        if not token.may_see(acct) or not self.store.blob_accessible(acct, sha, self.now()):
+            return None
+        return self.store.blob(sha)
+
+    def objects(self, token: AccessToken, acct: int, type_name: str) -> list[tuple[int, Any]]:
+        """Every generic object of a type in the account (id order), decoded."""
+        account_rights(token, acct)
+        return [(oid, unpack(value)) for oid, value in self.store.objects(acct, type_name)]
+
+    def object(self, token: AccessToken, acct: int, type_name: str, oid: int) -> Any | None:
+        """One generic object, decoded; None if absent or the account is not visible."""
+        if not token.may_see(acct):
+            return None
+        value = self.store.object(acct, type_name, oid)
+        return None if value is None else unpack(value)
