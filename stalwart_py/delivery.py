@@ -7,17 +7,14 @@ recipient address, as protocol-neutral :class:`MailError` values (or ``None`` fo
 from __future__ import annotations
 
 import email.utils
-import hashlib
 import logging
-from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 import trio
 
+from protocols.mail import AccessToken, MailService, NewMessage, Ref
 from protocols.mime import ParsedMessage, canonical_line_ends, has_bare_line_ends, parse_message
-from store import Batch, MailError, Store
-from store.batch import ImportEmail, PutBlob
-from store.codec import pack
+from store import MailError, Store
 from store.errors import ErrorKind
 from store.models import GROUP, INDIVIDUAL, LIST, Principal
 
@@ -53,6 +50,9 @@ class Delivery:
     def __init__(self, store: Store, options: DeliveryOptions) -> None:
         self.store = store
         self.options = options
+        # Delivery stores mail as the server itself (the POST right, RFC 4314 §4, everywhere).
+        self.mail = MailService(store, lambda batch: write(store, batch), clock.now)
+        self.token = AccessToken.for_system("delivery")
         # account -> id of its inbox; checked against the stored mailbox on every use, so a
         # renamed role or a destroyed mailbox only costs the one scan that finds the new one.
         self._inboxes: dict[int, int] = {}
@@ -196,8 +196,8 @@ class Delivery:
             # above max_parse_size only the top-level header is read (binary stays as is).
             limit = self.options.max_parse_size
             data = await trio.to_thread.run_sync(canonical_line_ends, data, limit)
-        ops: list[PutBlob | ImportEmail] = []
-        targets: list[int] = []
+        txn = self.mail.begin(self.token, now)
+        refs: dict[int, Ref] = {}
         for acct, rcpt in first_rcpt.items():
             inbox = self.inbox(acct)
             if inbox is None:
@@ -205,23 +205,21 @@ class Delivery:
                     results[i] = MailError(ErrorKind.NOT_FOUND, "account has no inbox")
                 continue
             raw = self._trace_headers(env, rcpt, now) + data
-            ops.extend(await self._copy_ops(acct, inbox, raw, now))
-            targets.append(acct)
+            refs[acct] = txn.import_message(acct, await self._new_message(inbox, raw, now))
+        targets = list(refs)
         if not targets:
             return results
         try:
-            applied = await write(self.store, Batch(tuple(ops), now=now))
+            committed = await txn.commit()
         except MailError as write_error:
             log.error("delivery write failed: %s", write_error)
             for acct in targets:
                 for i in account_of[acct]:
                     results[i] = MailError(ErrorKind.TEMPORARY, "storage unavailable")
             return results
-        # Outcome per account: the ImportEmail op (every second op).
         failures: dict[int, MailError] = {}
-        for n, acct in enumerate(targets):
-            blob_res, import_res = applied[2 * n], applied[2 * n + 1]
-            failed = blob_res.error or import_res.error
+        for acct, ref in refs.items():
+            failed = committed[ref].error
             if failed is not None:
                 failures[acct] = failed
         # An address succeeds when at least one of its accounts got the message (a group
@@ -236,32 +234,19 @@ class Delivery:
                 results[i] = MailError(ErrorKind.NOT_FOUND, "no deliverable account")
         return results
 
-    async def _copy_ops(
-        self, acct: int, mailbox_id: int, raw: bytes, now: int
-    ) -> Sequence[PutBlob | ImportEmail]:
+    async def _new_message(self, mailbox_id: int, raw: bytes, now: int) -> NewMessage:
         limit = self.options.max_parse_size
         if len(raw) > PARSE_IN_THREAD_ABOVE:
             parsed = await trio.to_thread.run_sync(parse_bounded, raw, limit)
         else:
             parsed = parse_bounded(raw, limit)
-        sha = hashlib.sha256(raw).digest()
-        references = tuple(dict.fromkeys((*parsed.in_reply_to, *parsed.references)))
-        return (
-            PutBlob(sha, raw, hold_until=now),
-            ImportEmail(
-                acct,
-                sha,
-                len(raw),
-                (mailbox_id,),
-                (),
-                now,
-                pack(parsed.to_wire()),
-                message_id=parsed.message_id[0] if parsed.message_id else "",
-                references=references,
-                subject=parsed.normalized_subject,
-                dedupe_window=self.options.duplicate_window,
-                delivery=True,
-            ),
+        return NewMessage(
+            raw,
+            parsed,
+            (mailbox_id,),
+            received_at=now,
+            dedupe_window=self.options.duplicate_window,
+            delivery=True,
         )
 
 
