@@ -11,50 +11,24 @@ NO_PERMISSION.
 
 from __future__ import annotations
 
-import enum
-from typing import TYPE_CHECKING, Final
-
 from store.errors import ErrorKind, MailError
 
-if TYPE_CHECKING:
-    from .token import AccessToken
+from .rightset import LETTERS, NONE, OWNER, Right, Rights, jmap_rights, keyword_right, letters
+from .token import AccessToken
 
-
-class Right(enum.Enum):
-    """RFC 4314 §2.1 rights."""
-
-    LOOKUP = "l"  # the mailbox is visible (LIST)
-    READ = "r"  # SELECT, FETCH, SEARCH, COPY from
-    SEEN = "s"  # keep \Seen
-    WRITE = "w"  # keep keywords other than \Seen and \Deleted
-    INSERT = "i"  # APPEND, COPY into
-    POST = "p"  # send mail to the submission address (deliver into)
-    CREATE = "k"  # create child mailboxes
-    DELETE_MAILBOX = "x"  # delete / rename the mailbox
-    DELETE_MESSAGES = "t"  # set or clear \Deleted
-    EXPUNGE = "e"  # EXPUNGE, and take messages out
-    ADMIN = "a"  # administer the ACL
-
-
-Rights = frozenset[Right]
-OWNER: Final[Rights] = frozenset(Right)
-NONE: Final[Rights] = frozenset()
-
-# The letters in RFC 4314 §2.1 order (IMAP MYRIGHTS prints them so).
-LETTERS: Final = "lrswipkxtea"
-
-
-def letters(rights: Rights) -> str:
-    return "".join(c for c in LETTERS if Right(c) in rights)
-
-
-def keyword_right(keyword: str) -> Right:
-    """The right that setting or clearing ``keyword`` (lower case) needs (RFC 4314 §4)."""
-    if keyword == "$seen":
-        return Right.SEEN
-    if keyword == "$deleted":
-        return Right.DELETE_MESSAGES
-    return Right.WRITE
+__all__ = [
+    "LETTERS",
+    "NONE",
+    "OWNER",
+    "Right",
+    "Rights",
+    "account_rights",
+    "jmap_rights",
+    "keyword_right",
+    "letters",
+    "mailbox_rights",
+    "require",
+]
 
 
 def account_rights(token: AccessToken, acct: int) -> Rights:
@@ -83,18 +57,3 @@ def require(token: AccessToken, acct: int, right: Right, mailbox_id: int | None 
     if mailbox_id is not None and Right.LOOKUP not in rights:
         raise MailError(ErrorKind.NOT_FOUND, "no such mailbox")
     raise MailError(ErrorKind.NO_PERMISSION, f"the {right.name.lower()} right is missing")
-
-
-def jmap_rights(rights: Rights) -> dict[str, bool]:
-    """RFC 8621 §2 MailboxRights from RFC 4314 rights (the mapping RFC 8621 §2 suggests)."""
-    return {
-        "mayReadItems": Right.READ in rights,
-        "mayAddItems": Right.INSERT in rights,
-        "mayRemoveItems": Right.DELETE_MESSAGES in rights and Right.EXPUNGE in rights,
-        "maySetSeen": Right.SEEN in rights,
-        "maySetKeywords": Right.WRITE in rights,
-        "mayCreateChild": Right.CREATE in rights,
-        "mayRename": Right.DELETE_MAILBOX in rights,
-        "mayDelete": Right.DELETE_MAILBOX in rights,
-        "maySubmit": Right.POST in rights,
-    }

@@ -16,7 +16,7 @@ from typing import Final
 
 from store.models import Principal
 
-from .rights import OWNER, Rights
+from .rightset import OWNER, Rights
 
 
 class AuthMethod(enum.Enum):
