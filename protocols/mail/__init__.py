@@ -10,7 +10,7 @@ from store.errors import ErrorKind, MailError
 
 from .messages import NewMessage, decode_metadata, encode_metadata
 from .rights import OWNER, Right, Rights, jmap_rights, keyword_right, letters
-from .service import MailService
+from .service import MailService, Quota
 from .status import DELIVERED, SmtpStatus, smtp_status
 from .token import AccessToken, AuthMethod, Scope
 from .transaction import Committed, MailTransaction, Ref
@@ -26,6 +26,7 @@ __all__ = [
     "MailService",
     "MailTransaction",
     "NewMessage",
+    "Quota",
     "Ref",
     "Right",
     "Rights",

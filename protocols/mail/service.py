@@ -9,6 +9,7 @@ rights through the methods here.  Rights are checked here and in :mod:`.rights`,
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from store import Store
@@ -19,6 +20,15 @@ from store.models import AccountState, Email, Mailbox, Principal
 from .rights import Right, Rights, account_rights, mailbox_rights
 from .token import AccessToken, AuthMethod
 from .transaction import MailTransaction, Writer
+
+
+@dataclass(frozen=True, slots=True)
+class Quota:
+    """An account's storage use (RFC 9208 STORAGE, RFC 9425 Quota)."""
+
+    used_bytes: int
+    limit_bytes: int  # 0 = unlimited
+    messages: int
 
 
 class MailService:
@@ -76,6 +86,23 @@ class MailService:
         ):
             return None
         return email
+
+    def thread(self, token: AccessToken, acct: int, thread_id: int) -> list[int]:
+        """The ids of the thread's emails the token may read (oldest first); [] if none."""
+        if not token.may_see(acct):
+            return []
+        return [
+            eid
+            for eid in self.store.thread_emails(acct, thread_id)
+            if self.email(token, acct, eid) is not None
+        ]
+
+    def quota(self, token: AccessToken, acct: int) -> Quota:
+        """The account's storage use and limit; NOT_FOUND if the token may not see it."""
+        state = self.account(token, acct)
+        principal = self.store.principal(acct)
+        limit = principal.quota if principal is not None else 0
+        return Quota(state.used_bytes, limit, state.email_count)
 
     def metadata(self, token: AccessToken, acct: int, email_id: int) -> bytes | None:
         """The stored parse of a readable email (``messages.decode_metadata``)."""

@@ -87,6 +87,10 @@ def _stored(store: Store, ids: Ids) -> Email:
     return email
 
 
+def _thread_of(store: Store, ids: Ids) -> int:
+    return _stored(store, ids).thread_id
+
+
 # Each public method of MailTransaction: how to call it on the objects of ``target`` (as a
 # token whose own objects are ``own``).  Kept as a table so that the walk cannot skip a method.
 TxnCall = Callable[[MailTransaction, Ids, Ids, Store], Any]
@@ -157,6 +161,8 @@ READ_CALLS: dict[str, ReadCall] = {
     "mailbox": lambda m, tok, ids: m.mailbox(tok, ids.acct, ids.mailbox_id),
     "email": lambda m, tok, ids: m.email(tok, ids.acct, ids.email_id),
     "metadata": lambda m, tok, ids: m.metadata(tok, ids.acct, ids.email_id),
+    "thread": lambda m, tok, ids: m.thread(tok, ids.acct, _thread_of(m.store, ids)),
+    "quota": lambda m, tok, ids: m.quota(tok, ids.acct),
     "blob": lambda m, tok, ids: m.blob(tok, ids.acct, ids.email_blob),
     "objects": lambda m, tok, ids: m.objects(tok, ids.acct, "Identity"),
     "object": lambda m, tok, ids: m.object(tok, ids.acct, "Identity", ids.object_id),
