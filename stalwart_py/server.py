@@ -358,7 +358,8 @@ class Server:
         service.ports = self.ports
 
     async def _janitor(self, store: Store) -> None:
-        """Hourly: expire unreferenced blobs and compact change logs beyond the history kept."""
+        """Hourly: expire unreferenced blobs, compact change logs beyond the history kept, and
+        sweep orphan blob files (a crash between a blob's file and its batch)."""
         while True:
             try:
                 ops: list[ExpireBlobs | CompactChanges] = [ExpireBlobs()]
@@ -369,8 +370,13 @@ class Server:
                     ):
                         ops.append(CompactChanges(p.id, self.cfg.store.change_history))
                 await write(store, Batch(tuple(ops), now=clock.now()))
+                swept = await trio.to_thread.run_sync(store.sweep_blobs)
+                if swept:
+                    log.info("janitor: removed %d orphan blob files", swept)
             except MailError as err:
                 log.warning("janitor: %s", err)
+            except OSError as err:
+                log.warning("janitor: blob sweep: %s", err)
             await trio.sleep(JANITOR_INTERVAL)
 
 

@@ -135,6 +135,5 @@ class OpContext:
         refs = info.refs + delta
         if refs <= 0 and info.hold_until <= self.batch.now:
             self.txn.delete(keys.blob_ref(sha))
-            self.txn.delete(keys.blob(sha))
         else:
             self.save(keys.blob_ref(sha), evolve(info, refs=max(refs, 0)))

@@ -9,13 +9,13 @@ every replica that applies the same sequence of batches assigns the same ones.
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from .codec import pack, unpack
 from .errors import MailError
 
-BATCH_VERSION = 1
+BATCH_VERSION = 2  # 2: PutBlob/UploadBlob carry the size, not the bytes
 
 # Sentinel for "leave unchanged" in update operations (ids are >= 1, so -1 is free).
 UNCHANGED = -1
@@ -128,11 +128,12 @@ class DestroyMailbox(Op):
 
 @dataclass(frozen=True, slots=True)
 class PutBlob(Op):
-    """Stores a blob (content-addressed) and holds it until ``hold_until`` even if unreferenced."""
+    """Records a blob (content-addressed, its bytes already in the blob store: see
+    :mod:`store.blobs`) and holds it until ``hold_until`` even if unreferenced."""
 
     TAG: ClassVar[str] = "blob+"
     sha: bytes
-    data: bytes
+    size: int
     hold_until: int
 
 
@@ -198,7 +199,7 @@ class UploadBlob(Op):
     TAG: ClassVar[str] = "upload"
     account_id: int
     sha: bytes
-    data: bytes
+    size: int
     hold_until: int
 
 
@@ -272,6 +273,10 @@ OP_TYPES: dict[str, type[Op]] = {
 class Batch:
     ops: tuple[Op, ...]
     now: int  # unix seconds, read once by whoever built the batch
+    # The bytes of the blobs its PutBlob/UploadBlob ops record.  They travel beside the batch,
+    # never in its wire form (:meth:`encode`): the write log puts them in the blob store,
+    # fsynced, before the batch is applied (store/blobs.py).
+    blobs: tuple[bytes, ...] = field(default=(), compare=False, repr=False)
 
     def encode(self) -> bytes:
         ops = [[op.TAG, *(getattr(op, f.name) for f in dataclasses.fields(op))] for op in self.ops]

@@ -33,6 +33,7 @@ from .batch import (
     SetCatchAll,
     UpdatePrincipal,
 )
+from .blobs import BlobStore
 from .codec import read_u32, read_u64, unpack
 from .errors import ErrorKind, MailError
 from .feed import ChangeEvent, ChangeFeed
@@ -65,7 +66,8 @@ _DIRECTORY_OPS = frozenset(
     }
 )
 
-FORMAT_VERSION = b"1"
+# 1: blob bytes in LevelDB (``B<sha>``); 2: blob bytes in the blob store (store/blobs.py).
+FORMAT_VERSION = b"2"
 
 
 class StoreClosed(MailError):
@@ -98,9 +100,12 @@ class Store:
             raise MailError(
                 ErrorKind.TEMPORARY, f"cannot open the data directory {self.path}: {exc}"
             ) from exc
+        self.blobs = BlobStore(self.path / "blobs", sync=sync)
         version = self._db.get(keys.VERSION)
         if version is None:
             self._db.put(keys.VERSION, FORMAT_VERSION, sync=True)
+        elif version == b"1":
+            self._move_blobs_out()
         elif version != FORMAT_VERSION:
             self._db.close()
             raise MailError(ErrorKind.INVALID, f"unsupported store format {version!r}")
@@ -121,9 +126,24 @@ class Store:
         self._writer = threading.Thread(target=self._run, name="store-writer", daemon=True)
         self._writer.start()
 
+    def _move_blobs_out(self) -> None:
+        """Format 1 -> 2: blob bytes move from LevelDB into the blob store (each file fsynced
+        before its key is deleted; safe to repeat after a crash)."""
+        moved = 0
+        for key, value in list(self._db.iterator(prefix=keys.BLOB)):
+            self.blobs.put(value)
+            self._db.delete(key, sync=True)
+            moved += 1
+        self._db.put(keys.VERSION, FORMAT_VERSION, sync=True)
+        if moved:
+            log.info("moved %d blobs out of LevelDB into %s", moved, self.blobs.root)
+
     # -- writes ------------------------------------------------------------------------------
     def write(self, batch: Batch) -> ApplyResult:
-        """Applies ``batch`` durably and returns its per-operation results (blocking)."""
+        """Applies ``batch`` durably and returns its per-operation results (blocking).
+
+        The blobs beside it (``batch.blobs``) are in the blob store, fsynced, before the batch
+        is applied."""
         done = threading.Event()
         pending = _Pending(batch, done)
         self._enqueue(pending)
@@ -138,7 +158,8 @@ class Store:
         batch: Batch,
         callback: Callable[[ApplyResult | None, BaseException | None], None],
     ) -> None:
-        """Queues ``batch``; ``callback(result, error)`` runs on the writer thread once durable."""
+        """Queues ``batch`` (and its blobs, see :meth:`write`); ``callback(result, error)`` runs
+        on the writer thread once durable."""
         self._enqueue(_Pending(batch, None, callback))
 
     def _enqueue(self, pending: _Pending) -> None:
@@ -160,7 +181,37 @@ class Store:
                 ]
             self._commit_group(group)
 
+    def _put_blobs(self, group: list[_Pending]) -> tuple[list[_Pending], list[bytes]]:
+        """Writes the group's blobs (every directory fsynced once) before anything of the
+        group is applied; the batches whose blobs could not be written fail unapplied.
+        Returns the batches to apply and the digests put (to :meth:`BlobStore.settle`)."""
+        try:
+            digests = self.blobs.put_many(d for pending in group for d in pending.batch.blobs)
+            return group, digests
+        except OSError:
+            pass
+        ready, digests = [], []
+        for pending in group:  # one by one, to fail only the batches whose blobs fail
+            try:
+                digests += self.blobs.put_many(pending.batch.blobs)
+                ready.append(pending)
+            except OSError as exc:
+                log.error("blob write failed: %s", exc)
+                pending.error = MailError(ErrorKind.TEMPORARY, f"blob write failed: {exc}")
+                self._finish(pending)
+        return ready, digests
+
     def _commit_group(self, group: list[_Pending]) -> None:
+        put: list[bytes] = []
+        if any(pending.batch.blobs for pending in group):
+            group, put = self._put_blobs(group)
+        try:
+            self._apply_and_write(group)
+        finally:
+            if put:
+                self.blobs.settle(put)
+
+    def _apply_and_write(self, group: list[_Pending]) -> None:
         overlay = Overlay(DbView(self._db))
         applied: list[AppliedBatch | None] = []
         for pending in group:
@@ -202,6 +253,21 @@ class Store:
             self._finish(pending)
         for event in events:
             self.feed.publish(event)
+        # Blobs whose last reference this group dropped: their files go now that it is durable.
+        dropped = [
+            key[len(keys.BLOB_REF) :]
+            for key, value in overlay.writes.items()
+            if value is None and key.startswith(keys.BLOB_REF)
+        ]
+        if dropped:
+            self.blobs.discard(dropped, self._blob_referenced)
+
+    def _blob_referenced(self, sha: bytes) -> bool:
+        return self._db.get(keys.blob_ref(sha)) is not None
+
+    def sweep_blobs(self, min_age: float | None = None) -> int:
+        """Removes orphan blob files (a crash between blob and batch, a batch that failed)."""
+        return self.blobs.sweep(self._blob_referenced, min_age=min_age)
 
     @staticmethod
     def _finish(pending: _Pending) -> None:
@@ -356,7 +422,10 @@ class Store:
         return hold is not None and read_u64(hold) > now and self.blob_info(sha) is not None
 
     def blob(self, sha: bytes) -> bytes | None:
-        return self._db.get(keys.blob(sha))  # type: ignore[no-any-return]
+        """A blob's bytes, if it is recorded (a file without a reference is an orphan)."""
+        if self._db.get(keys.blob_ref(sha)) is None:
+            return None
+        return self.blobs.get(sha)
 
     def blob_info(self, sha: bytes) -> BlobInfo | None:
         return self._record(BlobInfo, keys.blob_ref(sha))  # type: ignore[no-any-return]

@@ -56,11 +56,12 @@ def _threading(parsed: ParsedMessage) -> tuple[str, tuple[str, ...], str]:
 
 
 def new_email_ops(acct: int, new: NewMessage, *, hold_until: int) -> tuple[PutBlob, ImportEmail]:
-    """The blob and the email of a new message (the blob held until ``hold_until``)."""
+    """The blob and the email of a new message (the blob held until ``hold_until``).  The
+    blob's bytes travel beside the batch (``Batch.blobs``), never in it."""
     sha = new.sha
     message_id, references, subject = _threading(new.parsed)
     return (
-        PutBlob(sha, new.raw, hold_until=hold_until),
+        PutBlob(sha, len(new.raw), hold_until=hold_until),
         ImportEmail(
             acct,
             sha,

@@ -10,6 +10,7 @@ outcome: a value, or a domain error as a value (the store never raises for those
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -78,6 +79,7 @@ class MailTransaction:
         self.now = now
         self._write = write
         self._ops: list[Op] = []
+        self._blobs: list[bytes] = []  # bytes of the blobs the ops record (Batch.blobs)
 
     def __len__(self) -> int:
         return len(self._ops)
@@ -113,6 +115,7 @@ class MailTransaction:
             require(self.token, acct, Right.POST if new.delivery else Right.INSERT, mailbox_id)
             self._require_keywords(acct, new.keywords, mailbox_id)
         blob, email = new_email_ops(acct, new, hold_until=self.now)
+        self._blobs.append(new.raw)
         self._add(blob)
         return self._add(email)
 
@@ -260,7 +263,10 @@ class MailTransaction:
     def upload_blob(self, acct: int, sha: bytes, data: bytes, hold_until: int) -> Ref:
         """An upload the account may use until ``hold_until`` (RFC 8620 §6.1)."""
         require(self.token, acct, Right.INSERT)
-        return self._add(UploadBlob(acct, sha, data, hold_until))
+        if hashlib.sha256(data).digest() != sha:
+            raise MailError(ErrorKind.INVALID, "blob digest mismatch")
+        self._blobs.append(data)
+        return self._add(UploadBlob(acct, sha, len(data), hold_until))
 
     def set_object(self, acct: int, type_name: str, object_id: int, value: Any) -> Ref:
         """Creates (``object_id`` 0; the Ref's value is the new id) or replaces a generic
@@ -280,4 +286,5 @@ class MailTransaction:
         if not self._ops:
             return Committed(None)
         ops, self._ops = tuple(self._ops), []
-        return Committed(await self._write(Batch(ops, now=self.now)))
+        blobs, self._blobs = tuple(self._blobs), []
+        return Committed(await self._write(Batch(ops, now=self.now, blobs=blobs)))

@@ -11,7 +11,7 @@ from stalwart_py.storage import write
 from store import Batch, Store
 from store.batch import CreateDomain, CreatePrincipal, UpdateEmail
 
-from .workload import INBOX, TRASH, import_ops
+from .workload import INBOX, TRASH, import_batch
 
 TASKS = 16
 THREADS = 8
@@ -40,13 +40,13 @@ async def test_concurrent_writers_lose_nothing(tmp_path: Path) -> None:
             )
         )
         for n in range(TARGETS):  # emails 1..TARGETS, targets of keyword adds
-            store.write(Batch(import_ops(1, n, (1,), 1), now=1))
+            store.write(import_batch(1, n, (1,), 1))
         uids: list[tuple[int, int]] = []
 
         async def task_writer(k: int) -> None:
             for i in range(PER_WRITER):
                 n = 1000 * (k + 1) + i
-                res = await write(store, Batch(import_ops(1, n, (1, 2), 2), now=2))
+                res = await write(store, import_batch(1, n, (1, 2), 2))
                 assert res[1].ok, res[1]
                 uids.extend(res[1].value.uids)
                 res = await write(
@@ -57,7 +57,7 @@ async def test_concurrent_writers_lose_nothing(tmp_path: Path) -> None:
         def thread_writer(k: int) -> None:
             for i in range(PER_WRITER):
                 n = 500_000 + 1000 * k + i
-                res = store.write(Batch(import_ops(1, n, (1,), 3), now=3))
+                res = store.write(import_batch(1, n, (1,), 3))
                 assert res[1].ok, res[1]
                 uids.extend(res[1].value.uids)
                 store.write(

@@ -137,7 +137,11 @@ def test_directory_version_moves_with_directory_writes_only(store: Store) -> Non
     data = b"Subject: x\r\n\r\nbody\r\n"
     sha = hashlib.sha256(data).digest()
     store.write(
-        Batch((PutBlob(sha, data, 2), ImportEmail(1, sha, len(data), (1,), (), 2, b"")), now=2)
+        Batch(
+            (PutBlob(sha, len(data), 2), ImportEmail(1, sha, len(data), (1,), (), 2, b"")),
+            now=2,
+            blobs=(data,),
+        )
     )
     assert store.directory_version == before
     store.write(Batch((AddAlias("alias@example.org", 1),), now=3))

@@ -70,7 +70,7 @@ def deliver(
     res = store.write(
         Batch(
             (
-                PutBlob(sha, data, now),
+                PutBlob(sha, len(data), now),
                 ImportEmail(
                     acct,
                     sha,
@@ -86,6 +86,7 @@ def deliver(
                 ),
             ),
             now=now,
+            blobs=(data,),
         )
     )
     return res[1]
@@ -258,12 +259,12 @@ def test_destroy_email_releases_blob_and_quota(store: Store) -> None:
 def test_uploaded_blob_expires_only_when_unreferenced(store: Store) -> None:
     data = b"upload"
     sha = hashlib.sha256(data).digest()
-    store.write(Batch((PutBlob(sha, data, hold_until=500),), now=100))
+    store.write(Batch((PutBlob(sha, len(data), hold_until=500),), now=100, blobs=(data,)))
     store.write(Batch((ExpireBlobs(),), now=499))
     assert store.blob(sha) == data
     store.write(Batch((ExpireBlobs(),), now=500))
     assert store.blob(sha) is None
-    bad = store.write(Batch((PutBlob(b"\0" * 32, data, 1),), now=1))
+    bad = store.write(Batch((PutBlob(b"\0" * 31, len(data), 1),), now=1))
     assert bad[0].error.kind is ErrorKind.INVALID
 
 
@@ -361,7 +362,7 @@ def test_blob_access_follows_uploads_and_emails(store: Store) -> None:
 
     data = b"uploaded"
     sha = hashlib.sha256(data).digest()
-    store.write(Batch((UploadBlob(1, sha, data, hold_until=500),), now=100))
+    store.write(Batch((UploadBlob(1, sha, len(data), hold_until=500),), now=100, blobs=(data,)))
     assert store.blob_accessible(1, sha, now=200)
     assert not store.blob_accessible(2, sha, now=200)  # another account did not upload it
     assert not store.blob_accessible(1, sha, now=500)  # the upload expired

@@ -9,7 +9,7 @@ from store import Batch, Store
 from store.batch import CreateDomain, CreatePrincipal, UpdatePrincipal
 from store.readcache import ReadCache
 
-from .workload import INBOX, TRASH, import_ops
+from .workload import INBOX, TRASH, import_batch
 
 
 def test_fill_after_an_invalidation_is_dropped() -> None:
@@ -55,7 +55,7 @@ def test_reads_follow_acknowledged_writes(tmp_path: Path) -> None:
         before = store.account(1)
         assert before is not None and before.email_count == 0
         assert store.account(1) is before, "a second read is served from the cache"
-        store.write(Batch(import_ops(1, 1, (1,), 2), now=2))
+        store.write(import_batch(1, 1, (1,), 2))
         after = store.account(1)
         assert after is not None and after.email_count == 1 and after.modseq > before.modseq
 
@@ -96,7 +96,7 @@ def test_concurrent_readers_never_go_back(tmp_path: Path) -> None:
             t.start()
         try:
             for n in range(1, 61):
-                result = store.write(Batch(import_ops(1, n, (1,), 2), now=2))
+                result = store.write(import_batch(1, n, (1,), 2))
                 acknowledged[0] = max(m for _, m in result.modseqs)
         finally:
             stop.set()

@@ -41,13 +41,25 @@ def message(n: int, refs: tuple[str, ...] = (), subject: str = "topic") -> bytes
     ).encode()
 
 
-def import_ops(
+def import_batch(
     account: int, n: int, mailboxes: tuple[int, ...], now: int, refs: tuple[str, ...] = ()
-) -> tuple[Op, ...]:
+) -> Batch:
+    """A batch storing message ``n`` (its bytes beside the batch, in ``blobs``)."""
     data = message(n, refs)
+    return Batch(_import_ops(account, n, mailboxes, now, data, refs), now, blobs=(data,))
+
+
+def _import_ops(
+    account: int,
+    n: int,
+    mailboxes: tuple[int, ...],
+    now: int,
+    data: bytes,
+    refs: tuple[str, ...],
+) -> tuple[Op, ...]:
     sha = hashlib.sha256(data).digest()
     return (
-        PutBlob(sha, data, now),
+        PutBlob(sha, len(data), now),
         ImportEmail(
             account,
             sha,
@@ -92,9 +104,8 @@ def workload(seed: int, length: int = 120) -> list[Batch]:
         if kind < 0.5:
             n += 1
             refs = tuple(f"m{rnd.randint(1, n)}@remote.test" for _ in range(rnd.randint(0, 2)))
-            ops = import_ops(acct, n, (1,), now, refs)
             created[acct].append(len(created[acct]) + 1)
-            batches.append(Batch(ops, now))
+            batches.append(import_batch(acct, n, (1,), now, refs))
         elif kind < 0.7 and created[acct]:
             eid = rnd.choice(created[acct])
             batches.append(
@@ -124,12 +135,13 @@ def workload(seed: int, length: int = 120) -> list[Batch]:
             batches.append(
                 Batch(
                     (
-                        UploadBlob(acct, hashlib.sha256(up).digest(), up, now + 5),
+                        UploadBlob(acct, hashlib.sha256(up).digest(), len(up), now + 5),
                         SetObject(acct, "Identity", 0, up),
                         SetObject(acct, "Identity", 1, b"renamed"),
                         DestroyObject(acct, "Identity", rnd.randint(1, 3)),
                     ),
                     now,
+                    blobs=(up,),
                 )
             )
         else:

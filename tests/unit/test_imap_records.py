@@ -54,7 +54,7 @@ def deliver(store: Store, acct: int, n: int, keywords: tuple[str, ...] = ()) -> 
     res = store.write(
         Batch(
             (
-                PutBlob(sha, data, 100),
+                PutBlob(sha, len(data), 100),
                 ImportEmail(
                     acct,
                     sha,
@@ -68,6 +68,7 @@ def deliver(store: Store, acct: int, n: int, keywords: tuple[str, ...] = ()) -> 
                 ),
             ),
             now=100,
+            blobs=(data,),
         )
     )
     result = res.results[1]

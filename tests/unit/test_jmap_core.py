@@ -1100,7 +1100,9 @@ def deliver(store: Store, n: int) -> int:
     sha = hashlib.sha256(data).digest()
     res = store.write(
         Batch(
-            (PutBlob(sha, data, 300), ImportEmail(1, sha, len(data), (1,), (), 200, b"m")), now=200
+            (PutBlob(sha, len(data), 300), ImportEmail(1, sha, len(data), (1,), (), 200, b"m")),
+            now=200,
+            blobs=(data,),
         )
     )
     return int(res[1].value.email_id)

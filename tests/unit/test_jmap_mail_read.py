@@ -93,10 +93,12 @@ class Env:
         self, items: list[tuple[bytes, tuple[str, ...], tuple[str, ...], int]]
     ) -> list[int]:
         ops: list[Any] = []
+        blobs: list[bytes] = []
         for raw, mailboxes, keywords, received_at in items:
             parsed = parse_message(raw)
             sha = hashlib.sha256(raw).digest()
-            ops.append(PutBlob(sha, raw, hold_until=0))
+            ops.append(PutBlob(sha, len(raw), hold_until=0))
+            blobs.append(raw)
             ops.append(
                 ImportEmail(
                     self.acct,
@@ -111,7 +113,7 @@ class Env:
                     subject=parsed.normalized_subject,
                 )
             )
-        result = await write(self.store, Batch(tuple(ops), now=T0))
+        result = await write(self.store, Batch(tuple(ops), now=T0, blobs=tuple(blobs)))
         out = []
         for r in result.results[1::2]:
             assert r.ok, r.error

@@ -159,7 +159,7 @@ async def put_email(env: Env, raw: bytes, acct: int | None = None, role: str = "
         env.store,
         Batch(
             (
-                PutBlob(sha, raw, 0),
+                PutBlob(sha, len(raw), 0),
                 ImportEmail(
                     acct,
                     sha,
@@ -173,6 +173,7 @@ async def put_email(env: Env, raw: bytes, acct: int | None = None, role: str = "
                 ),
             ),
             now=clock.now(),
+            blobs=(raw,),
         ),
     )
     assert applied[1].ok, applied[1].error
