@@ -20,7 +20,6 @@ from typing import Any
 import plyvel
 
 from . import keys
-from .apply import AppliedBatch, apply_batch
 from .batch import (
     AddAlias,
     ApplyResult,
@@ -37,6 +36,7 @@ from .blobs import BlobStore
 from .codec import read_u32, read_u64, unpack
 from .errors import ErrorKind, MailError
 from .feed import ChangeEvent, ChangeFeed
+from .group import apply_group
 from .models import (
     AccountState,
     BlobInfo,
@@ -48,7 +48,7 @@ from .models import (
     decode_record,
 )
 from .readcache import ReadCache
-from .txn import DbView, Overlay
+from .txn import DbView
 
 log = logging.getLogger(__name__)
 
@@ -212,20 +212,12 @@ class Store:
                 self.blobs.settle(put)
 
     def _apply_and_write(self, group: list[_Pending]) -> None:
-        overlay = Overlay(DbView(self._db))
-        applied: list[AppliedBatch | None] = []
-        for pending in group:
-            layer = Overlay(overlay)
-            try:
-                applied.append(apply_batch(layer, pending.batch))
-                layer.merge_into(overlay)
-            except Exception as exc:  # apply_batch reports domain errors as values
-                log.exception("batch failed to apply")
-                pending.error = MailError(ErrorKind.INTERNAL, type(exc).__name__)
-                applied.append(None)
+        # (a) the pure part every replica runs identically (store/group.py) ...
+        outcome = apply_group(DbView(self._db), [pending.batch for pending in group])
+        writes = outcome.writes
         try:
             with self._db.write_batch(sync=self._sync) as wb:
-                for key, value in overlay.writes.items():
+                for key, value in writes.items():
                     if value is None:
                         wb.delete(key)
                     else:
@@ -237,30 +229,34 @@ class Store:
                 pending.error = MailError(ErrorKind.TEMPORARY, f"storage write failed: {exc}")
                 self._finish(pending)
             return
-        # Before any acknowledgement: no reader may see a cached value older than this group.
-        self._cache.invalidate(overlay.writes)
+        # (b) what every node does once the writes are durable, before any acknowledgement:
+        # no reader may see a cached value older than this group.
+        self._cache.invalidate(writes)
         self.groups_written += 1
         self.batches_written += len(group)
         if any(type(op) in _DIRECTORY_OPS for pending in group for op in pending.batch.ops):
             self.directory_version += 1
-        events: list[ChangeEvent] = []
-        for pending, result in zip(group, applied, strict=True):
-            if result is not None:
-                pending.result = result.result
-                changed = dict(result.types)
-                for acct, m in result.result.modseqs:
-                    events.append(ChangeEvent(acct, m, changed.get(acct, frozenset())))
-            self._finish(pending)
-        for event in events:
-            self.feed.publish(event)
         # Blobs whose last reference this group dropped: their files go now that it is durable.
         dropped = [
             key[len(keys.BLOB_REF) :]
-            for key, value in overlay.writes.items()
+            for key, value in writes.items()
             if value is None and key.startswith(keys.BLOB_REF)
         ]
         if dropped:
             self.blobs.discard(dropped, self._blob_referenced)
+        events: list[ChangeEvent] = []
+        for pending, result in zip(group, outcome.applied, strict=True):
+            if isinstance(result, MailError):
+                pending.error = result
+            else:
+                pending.result = result.result
+                changed = dict(result.types)
+                for acct, m in result.result.modseqs:
+                    events.append(ChangeEvent(acct, m, changed.get(acct, frozenset())))
+            # (c) what only the proposer does: answer its waiter.
+            self._finish(pending)
+        for event in events:
+            self.feed.publish(event)
 
     def _blob_referenced(self, sha: bytes) -> bool:
         return self._db.get(keys.blob_ref(sha)) is not None
@@ -294,6 +290,10 @@ class Store:
         return self._db.closed  # type: ignore[no-any-return]
 
     # -- raw reads ---------------------------------------------------------------------------
+    def view(self) -> DbView:
+        """The committed state as :func:`store.group.apply_group` reads it."""
+        return DbView(self._db)
+
     def get(self, key: bytes) -> bytes | None:
         return self._db.get(key)  # type: ignore[no-any-return]
 

@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 
 from store import Batch, Store
+from store.apply import AppliedBatch
+from store.group import apply_group
 
 from .workload import workload
 
@@ -61,3 +63,32 @@ def test_replay_is_sensitive_to_order(tmp_path: Path) -> None:
     assert _apply_serially(tmp_path / "a", batches, encode=False) != _apply_serially(
         tmp_path / "b", swapped, encode=False
     )
+
+
+def test_apply_group_is_pure_and_is_what_the_store_writes(tmp_path: Path) -> None:
+    """Issue 10 §1a: apply_group reads only the view and returns writes and results: run twice
+    on the same state it gives the same outcome and changes nothing; the store then writes
+    exactly those writes."""
+    batches = workload(7)
+    store = Store(tmp_path / "db")
+    try:
+        for batch in batches[:60]:
+            store.write(batch)
+        before = store.dump()
+        rest = batches[60:]
+        first = apply_group(store.view(), rest)
+        second = apply_group(store.view(), rest)
+        assert first == second
+        assert store.dump() == before
+        assert all(isinstance(a, AppliedBatch) for a in first.applied)
+        for batch in rest:
+            store.write(batch)
+        expected = dict(before)
+        for key, value in first.writes.items():
+            if value is None:
+                expected.pop(key, None)
+            else:
+                expected[key] = value
+        assert store.dump() == expected
+    finally:
+        store.close()
