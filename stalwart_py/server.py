@@ -30,7 +30,7 @@ from protocols.jmap.core import CoreLimits
 from protocols.lmtp import LmtpLimits
 from protocols.lmtp.server import serve_lmtp
 from store import ApplyResult, Batch, ErrorKind, MailError, Store
-from store.batch import CompactChanges, ExpireBlobs
+from store.batch import CompactChanges, ExpireBlobs, ExpireRequests
 from store.fts import open_index
 from store.models import INDIVIDUAL, Principal
 
@@ -358,11 +358,14 @@ class Server:
         service.ports = self.ports
 
     async def _janitor(self, store: Store) -> None:
-        """Hourly: expire unreferenced blobs, compact change logs beyond the history kept, and
+        """Hourly: expire unreferenced blobs and old request ids, compact change logs beyond the history kept, and
         sweep orphan blob files (a crash between a blob's file and its batch)."""
         while True:
             try:
-                ops: list[ExpireBlobs | CompactChanges] = [ExpireBlobs()]
+                ops: list[ExpireBlobs | ExpireRequests | CompactChanges] = [
+                    ExpireBlobs(),
+                    ExpireRequests(),
+                ]
                 for p in store.principals():
                     state = store.account(p.id)
                     if state is not None and state.modseq - state.changes_floor > (

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from . import keys
+from . import keys, requests
 from .addresses import valid_address, valid_domain
 from .apply_context import BatchContext as _BatchContext
 from .apply_context import OpContext as _OpContext
@@ -36,6 +36,7 @@ from .batch import (
     DestroyObject,
     EmailCreated,
     ExpireBlobs,
+    ExpireRequests,
     ImportEmail,
     NameKeywords,
     Op,
@@ -702,6 +703,7 @@ _HANDLERS: dict[type[Op], Callable[[_OpContext, Any], Any]] = {
     DestroyMailbox: _destroy_mailbox,
     PutBlob: _put_blob,
     ExpireBlobs: _expire_blobs,
+    ExpireRequests: lambda ctx, op: requests.expire(ctx.txn, ctx.batch.now - requests.REQUEST_TTL),
     ImportEmail: _import_email,
     UpdateEmail: _update_email,
     NameKeywords: lambda ctx, op: name_keywords(ctx.txn, op),
@@ -738,6 +740,7 @@ def _collapse(entries: list[ChangeEntry]) -> list[tuple[str, int, str, int]]:
 class AppliedBatch:
     result: ApplyResult
     types: tuple[tuple[int, frozenset[str]], ...]  # changed types per account, for the feed
+    replayed: bool = False  # its request id was applied before: nothing written now
 
 
 def apply_batch(view: View, batch: Batch) -> AppliedBatch:

@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 from .codec import pack, unpack
 from .errors import MailError
 
-BATCH_VERSION = 2  # 2: PutBlob/UploadBlob carry the size, not the bytes
+BATCH_VERSION = 2  # 2: PutBlob/UploadBlob carry the size, not the bytes; request ids
 
 # Sentinel for "leave unchanged" in update operations (ids are >= 1, so -1 is free).
 UNCHANGED = -1
@@ -233,6 +233,13 @@ class ExpireBlobs(Op):
 
 
 @dataclass(frozen=True, slots=True)
+class ExpireRequests(Op):
+    """Forgets request ids applied ``REQUEST_TTL`` or more before ``now`` of the batch."""
+
+    TAG: ClassVar[str] = "request-expire"
+
+
+@dataclass(frozen=True, slots=True)
 class CompactChanges(Op):
     """Drops an account's change-log entries older than the newest ``keep`` ones."""
 
@@ -261,6 +268,7 @@ OP_TYPES: dict[str, type[Op]] = {
         NameKeywords,
         DestroyEmail,
         ExpireBlobs,
+        ExpireRequests,
         CompactChanges,
         UploadBlob,
         SetObject,
@@ -277,17 +285,24 @@ class Batch:
     # never in its wire form (:meth:`encode`): the write log puts them in the blob store,
     # fsynced, before the batch is applied (store/blobs.py).
     blobs: tuple[bytes, ...] = field(default=(), compare=False, repr=False)
+    # Set by a proposer that may propose the same batch again (store/requests.py): a batch
+    # whose request id was applied already is answered with that result, not applied twice.
+    request_id: bytes = b""
 
     def encode(self) -> bytes:
         ops = [[op.TAG, *(getattr(op, f.name) for f in dataclasses.fields(op))] for op in self.ops]
-        return pack([BATCH_VERSION, self.now, ops])
+        return pack([BATCH_VERSION, self.now, ops, self.request_id])
 
     @classmethod
     def decode(cls, data: bytes) -> Batch:
-        version, now, ops = unpack(data)
+        version, now, ops, request_id = unpack(data)
         if version != BATCH_VERSION:
             raise ValueError(f"unsupported batch version {version}")
-        return cls(ops=tuple(OP_TYPES[tag](*fields) for tag, *fields in ops), now=now)
+        return cls(
+            ops=tuple(OP_TYPES[tag](*fields) for tag, *fields in ops),
+            now=now,
+            request_id=request_id,
+        )
 
 
 @dataclass(frozen=True, slots=True)

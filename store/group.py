@@ -13,6 +13,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from . import requests
 from .apply import AppliedBatch, apply_batch
 from .batch import Batch
 from .errors import ErrorKind, MailError
@@ -36,9 +37,23 @@ def apply_group(view: View, batches: Sequence[Batch]) -> GroupOutcome:
     overlay = Overlay(view)
     applied: list[AppliedBatch | MailError] = []
     for batch in batches:
+        rid = batch.request_id
+        if rid:
+            try:
+                requests.check_request_id(rid)
+            except MailError as err:
+                applied.append(err)
+                continue
+            earlier = requests.recorded(overlay, rid)
+            if earlier is not None:
+                applied.append(AppliedBatch(earlier, (), replayed=True))
+                continue
         layer = Overlay(overlay)
         try:
-            applied.append(apply_batch(layer, batch))
+            done = apply_batch(layer, batch)
+            if rid:
+                requests.record(layer, rid, batch.now, done.result)
+            applied.append(done)
         except Exception as exc:
             log.exception("batch failed to apply")
             applied.append(MailError(ErrorKind.INTERNAL, type(exc).__name__))

@@ -32,6 +32,16 @@ OBJECT = (
 BLOB_LINK = b"o"  # o<acct><sha256>             -> u32 emails of the account referencing the blob
 UPLOAD = b"u"  # u<acct><sha256>                -> u64 hold_until of the account's upload
 KEYWORD = b"K"  # K<acct><lower-case keyword>    -> the keyword as IMAP first spelled it
+REQUEST = b"q"  # q<request id>                  -> u64 applied at + the batch's result
+REQUEST_TIME = b"Q"  # Q<applied at u64><request id> -> b"" (expiry index)
+
+
+def request(request_id: bytes) -> bytes:
+    return REQUEST + request_id
+
+
+def request_time(now: int, request_id: bytes) -> bytes:
+    return REQUEST_TIME + u64(now) + request_id
 
 
 def counter(name: str) -> bytes:

@@ -248,6 +248,8 @@ class Store:
         for pending, result in zip(group, outcome.applied, strict=True):
             if isinstance(result, MailError):
                 pending.error = result
+            elif result.replayed:
+                pending.result = result.result  # the first application's; nothing changed now
             else:
                 pending.result = result.result
                 changed = dict(result.types)
