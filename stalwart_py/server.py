@@ -358,8 +358,9 @@ class Server:
         service.ports = self.ports
 
     async def _janitor(self, store: Store) -> None:
-        """Hourly: expire unreferenced blobs and old request ids, compact change logs beyond the history kept, and
-        sweep orphan blob files (a crash between a blob's file and its batch)."""
+        """Hourly: expire unreferenced blobs and old request ids, compact change logs beyond
+        the history kept, and sweep orphan blob files (a crash between a blob's file and its
+        batch)."""
         while True:
             try:
                 ops: list[ExpireBlobs | ExpireRequests | CompactChanges] = [
