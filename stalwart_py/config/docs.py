@@ -45,7 +45,7 @@ def _kind_label(key: Key) -> str:
 _DOC_HEADER = """\
 # Configuration reference
 
-<!-- Generated from the schema in stalwart_py/config.py by
+<!-- Generated from the schema in stalwart_py/config/ by
      `python -m stalwart_py.config --markdown`. Do not edit by hand: a test keeps this file
      equal to that output. -->
 
