@@ -16,10 +16,9 @@ import pytest
 
 from protocols.imap.session import ImapSession
 from protocols.mail import Right, Rights
-from stalwart_py.accounts import Directory
 from store import Store
 
-from .imap_sessions import context, run
+from .imap_sessions import context, new_account, run
 
 USER = "u@example.org"
 MESSAGE = b"From: a@example.org\r\nSubject: hi\r\n\r\nbody\r\n"
@@ -56,9 +55,7 @@ class World:
 @pytest.fixture
 async def world(tmp_path: Path) -> AsyncIterator[World]:
     store = Store(tmp_path / "db")
-    directory = Directory(store, None)  # type: ignore[arg-type]  # no password: no hashing
-    directory.create_domain("example.org")
-    acct = directory.create_account(USER, "")
+    acct = new_account(store, USER)
     s = ImapSession(context(store))
     assert b"a OK" in await run(s, b"a LOGIN " + USER.encode() + b" x")
     append = b"p APPEND INBOX (\\Deleted) {%d+}\r\n" % len(MESSAGE) + MESSAGE
