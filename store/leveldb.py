@@ -382,6 +382,11 @@ class Store:
         """(uid, email id) pairs of a mailbox in UID order."""
         return [(read_u32(k, 9), read_u32(v)) for k, v in self.scan(keys.uid_prefix(acct, mbox))]
 
+    def uid_email(self, acct: int, mbox: int, uid: int) -> int | None:
+        """The email id at a UID of a mailbox (None if no message has it now)."""
+        data = self._db.get(keys.uid(acct, mbox, uid))
+        return None if data is None else read_u32(data)
+
     def keyword_spelling(self, acct: int, keyword: str) -> str | None:
         """How IMAP first spelled a (lower-case) keyword in this account (store/keywords.py)."""
         data = self._db.get(keys.keyword(acct, keyword))

@@ -7,7 +7,8 @@ from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass, field
 
 from protocols.mail import MailService
-from store import ApplyResult, Batch, Store
+from protocols.mail.transaction import Writer
+from store import Store
 from store.models import Principal
 
 from .records import RecordCache
@@ -53,7 +54,7 @@ class ConnectionCounter:
 @dataclass
 class ImapContext:
     store: Store
-    write: Callable[[Batch], Awaitable[ApplyResult]]
+    write: Writer  # the store's writer; only the mail service calls it
     authenticate: Callable[[str, str], Awaitable[Principal | None]]
     # (account, needle, body_only, emails or None for all) -> those of the emails whose text
     # contains the needle (SEARCH TEXT/BODY)

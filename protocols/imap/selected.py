@@ -16,7 +16,7 @@ import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
-from store import Store, keys
+from store import Store
 from store.models import AccountState, Email
 
 from .flags import KEYWORD_TO_SYSTEM, FlagNames
@@ -297,8 +297,7 @@ class SelectedMailbox:
         return self.has_news()
 
     def _lookup(self, uid: int) -> int | None:
-        data = self.store.get(keys.uid(self.account_id, self.mailbox_id, uid))
-        return None if data is None else int.from_bytes(data, "big")
+        return self.store.uid_email(self.account_id, self.mailbox_id, uid)
 
     def _resync(self) -> None:
         """History was compacted past our modseq: compare UID lists instead."""

@@ -238,9 +238,12 @@ class _Connection:
         session = self.session
         token = trio.lowlevel.current_trio_token()
         wake = [trio.Event()]
+        # Woken by changes to any account the session's token may see (one today; the
+        # accounts shared with it once ACLs grant them).
+        accounts = session.accounts()
 
         def on_change(event: ChangeEvent) -> None:
-            if event.account_id == session.account_id:
+            if event.account_id in accounts:
                 try:
                     token.run_sync_soon(wake[0].set)
                 except trio.RunFinishedError:

@@ -5,7 +5,7 @@ But DELETE must not drop the name from the subscription list: RFC 3501 §6.3.6 S
 the server "MUST NOT unilaterally remove an existing mailbox name from the subscription list
 even if a mailbox by that name no longer exists" (RFC 9051 §6.3.7 keeps it as SHOULD NOT).  So
 when IMAP deletes a subscribed mailbox its name is kept here, as a generic per-account store
-object of :data:`TYPE_NAME` (the value: the name, UTF-8), until UNSUBSCRIBE removes it or a
+object of :data:`TYPE_NAME` (the value: the name, a string), until UNSUBSCRIBE removes it or a
 CREATE or RENAME makes a mailbox of that name again, which then starts subscribed.
 
 JMAP has no object for these names (they are IMAP state); while a mailbox of the name exists
@@ -16,8 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from store import Store
-from store.batch import DestroyObject, Op, SetObject
+from protocols.mail import AccessToken, MailService, MailTransaction
 
 from .names import normalise
 
@@ -29,11 +28,11 @@ class Orphans:
     """The account's subscribed names without a mailbox: name -> the store objects holding it
     (normally one; a race of two DELETEs may leave two)."""
 
-    def __init__(self, store: Store, account_id: int) -> None:
+    def __init__(self, mail: MailService, token: AccessToken, account_id: int) -> None:
         self.account_id = account_id
         self.ids: dict[str, list[int]] = {}
-        for oid, value in store.objects(account_id, TYPE_NAME):
-            self.ids.setdefault(normalise(value.decode("utf-8")), []).append(oid)
+        for oid, value in mail.objects(token, account_id, TYPE_NAME):
+            self.ids.setdefault(normalise(str(value)), []).append(oid)
 
     def __contains__(self, name: str) -> bool:
         return normalise(name) in self.ids
@@ -41,13 +40,14 @@ class Orphans:
     def names(self) -> Iterable[str]:
         return self.ids.keys()
 
-    def forget(self, name: str) -> tuple[Op, ...]:
-        """The operations that drop ``name`` from the list (none if it is not there)."""
+    def forget(self, tx: MailTransaction, name: str) -> bool:
+        """Adds to ``tx`` what drops ``name`` from the list; False if it is not there."""
         oids = self.ids.get(normalise(name), [])
-        return tuple(DestroyObject(self.account_id, TYPE_NAME, oid) for oid in oids)
+        for oid in oids:
+            tx.destroy_object(self.account_id, TYPE_NAME, oid)
+        return bool(oids)
 
-    def keep(self, name: str) -> tuple[Op, ...]:
-        """The operations that keep ``name`` subscribed once its mailbox is gone."""
-        if name in self:
-            return ()
-        return (SetObject(self.account_id, TYPE_NAME, 0, normalise(name).encode("utf-8")),)
+    def keep(self, tx: MailTransaction, name: str) -> None:
+        """Adds to ``tx`` what keeps ``name`` subscribed once its mailbox is gone."""
+        if name not in self:
+            tx.set_object(self.account_id, TYPE_NAME, 0, normalise(name))

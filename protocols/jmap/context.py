@@ -1,17 +1,19 @@
 """What JMAP method handlers get from the application (``MethodCall.context``).
 
-`JmapServices` is built once per server; `JmapContext` once per authenticated request.  Handlers
-read the store directly and write through ``services.write`` (the group-committed store path that
-delivery and IMAP use), so IMAP and JMAP always show the same state.
+`JmapServices` is built once per server; `JmapContext` once per authenticated request, with the
+request's :class:`AccessToken`.  Handlers write through the mail service
+(``services.mail.begin(ctx.access)``: rights-checked operations committed on the
+group-committed store path that delivery and IMAP use), so IMAP and JMAP always show the same
+state; they read through the service where a read depends on rights, and the store otherwise.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass, field
 
-from protocols.mail import AccessToken, MailService
-from store import ApplyResult, Batch, MailError, Store
+from protocols.mail import AccessToken, MailService, Right, Writer
+from store import MailError, Store
 from store.fts import Query
 from store.ids import object_id, parse_object_id
 from store.models import Principal
@@ -39,7 +41,7 @@ class SubmissionRecipient:
 @dataclass
 class JmapServices:
     store: Store
-    write: Callable[[Batch], Awaitable[ApplyResult]]
+    write: Writer
     # Full-text search over one account (read-your-writes: indexes pending changes first).
     search_text: Callable[[int, Query], Awaitable[set[int]]]
     # (subject_html, preview_html) with <mark> highlights, for SearchSnippet/get (RFC 8621 §5).
@@ -89,3 +91,16 @@ class JmapContext:
     @property
     def account_id(self) -> str:
         return object_id("account", self.access.account_id)
+
+    def view(self, acct: int) -> Hashable:
+        """What a cached answer about ``acct`` depends on besides the account's state: who
+        asks, with which rights there.  Caches of method results put it in their keys, so one
+        token is never answered with another's view or ``myRights``."""
+        return (self.access.principal_id, self.access.rights_in(acct))
+
+    def may_read(self, acct: int) -> bool:
+        """Whether the token may read the account's emails (RFC 4314 ``r``).  Rights are per
+        account today (``protocols.mail.rights``), so the email reads check this once per
+        method instead of once per email; when grants reach single mailboxes, they filter by
+        the readable mailboxes instead."""
+        return Right.READ in self.services.mail.account_rights(self.access, acct)

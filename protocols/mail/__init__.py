@@ -8,16 +8,17 @@ is the store's (``ErrorKind``, ``MailError``), re-exported here.
 
 from store.errors import ErrorKind, MailError
 
-from .messages import NewMessage, decode_metadata, encode_metadata
+from .messages import NewMessage, decode_metadata, decode_metadata_wire, encode_metadata
 from .rights import OWNER, Right, Rights, jmap_rights, keyword_right, letters
 from .service import MailService, Quota
 from .status import DELIVERED, SmtpStatus, smtp_status
 from .token import AccessToken, AuthMethod, Scope
-from .transaction import Committed, MailTransaction, Ref
+from .transaction import UNCHANGED, Committed, MailTransaction, Ref, Writer
 
 __all__ = [
     "DELIVERED",
     "OWNER",
+    "UNCHANGED",
     "AccessToken",
     "AuthMethod",
     "Committed",
@@ -32,7 +33,9 @@ __all__ = [
     "Rights",
     "Scope",
     "SmtpStatus",
+    "Writer",
     "decode_metadata",
+    "decode_metadata_wire",
     "encode_metadata",
     "jmap_rights",
     "keyword_right",

@@ -59,6 +59,10 @@ class MailService:
     def rights(self, token: AccessToken, acct: int, mailbox_id: int) -> Rights:
         return mailbox_rights(token, acct, mailbox_id)
 
+    def account_rights(self, token: AccessToken, acct: int) -> Rights:
+        """The token's rights in the account as a whole; NOT_FOUND if it may not see it."""
+        return account_rights(token, acct)
+
     def mailboxes(self, token: AccessToken, acct: int) -> list[Mailbox]:
         """The account's mailboxes the token may see (the ``l`` right)."""
         account_rights(token, acct)
@@ -110,10 +114,14 @@ class MailService:
             return None
         return self.store.metadata(acct, email_id)
 
+    def may_read_blob(self, token: AccessToken, acct: int, sha: bytes) -> bool:
+        """Whether the token may read the blob in the account (an email of it references it,
+        or it uploaded it and the upload has not expired, RFC 8620 §6), without reading it."""
+        return token.may_see(acct) and self.store.blob_accessible(acct, sha, self.now())
+
     def blob(self, token: AccessToken, acct: int, sha: bytes) -> bytes | None:
-        """A blob the account may read (an email of it references it, or it uploaded it and
-        the upload has not expired, RFC 8620 §6), else None."""
-        if not token.may_see(acct) or not self.store.blob_accessible(acct, sha, self.now()):
+        """A blob the token may read in the account (:meth:`may_read_blob`), else None."""
+        if not self.may_read_blob(token, acct, sha):
             return None
         return self.store.blob(sha)
 

@@ -37,6 +37,7 @@ from .messages import NewMessage, copy_email_op, new_email_ops
 from .rights import Right, keyword_right, mailbox_rights, require
 from .token import AccessToken
 
+# How a transaction's batch is written (the group-committed store path).
 Writer = Callable[[Batch], Awaitable[ApplyResult]]
 
 

@@ -9,6 +9,7 @@ from protocols.imap.context import ImapContext
 from protocols.imap.framing import Frame, ImapFramer
 from protocols.imap.parser import parse_command
 from protocols.imap.session import ImapSession
+from stalwart_py.accounts import Directory
 from stalwart_py.storage import write as store_write
 from store import ApplyResult, Batch, Store
 from store.models import Principal
@@ -27,6 +28,13 @@ def frame(line: bytes) -> Frame:
 async def run(s: ImapSession, line: bytes) -> bytes:
     """Executes one command line; the bytes the session answers."""
     return (await s.execute(parse_command(frame(line)))).data
+
+
+def new_account(store: Store, user: str) -> int:
+    """Creates ``user`` (any password logs in through :func:`context`); its account id."""
+    directory = Directory(store, None)  # type: ignore[arg-type]  # no password: no hashing
+    directory.create_domain(user.rpartition("@")[2])
+    return directory.create_account(user, "")
 
 
 def context(

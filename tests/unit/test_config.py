@@ -12,7 +12,6 @@ from typing import Any
 import pytest
 
 from stalwart_py import config as C
-from stalwart_py import config_docs
 from stalwart_py.config import (
     SCHEMA,
     SECTIONS,
@@ -24,7 +23,8 @@ from stalwart_py.config import (
     load_config,
     locate_keys,
 )
-from stalwart_py.config_docs import render_example, render_markdown
+from stalwart_py.config import docs as config_docs
+from stalwart_py.config.docs import render_example, render_markdown
 
 REPO = Path(__file__).resolve().parents[2]
 MiB = 1024 * 1024

@@ -6,7 +6,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from protocols.jmap.mail.email_query import AccountIndex, EmailRow
+from protocols.jmap.mail.account_index import AccountIndex, EmailRow
 
 KEYWORDS = ("$seen", "$draft", "$flagged", "work")
 

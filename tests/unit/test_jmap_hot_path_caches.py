@@ -12,9 +12,10 @@ from typing import Any
 
 from protocols.jmap.core import jsonio
 from protocols.jmap.core.query import Comparator, FilterCondition, FilterOperator
+from protocols.jmap.mail.account_index import EmailRow
 from protocols.jmap.mail.email_get import RenderCache, render_cache
-from protocols.jmap.mail.email_query import EmailRow, query_cache_key
 from protocols.jmap.mail.email_render import PreEncoded, PreEncodedList
+from protocols.jmap.mail.query_cache import query_cache_key
 from stalwart_py.jmap_http import encode_response
 from store.batch import DestroyEmail, UpdateEmail
 from store.ids import object_id

@@ -746,7 +746,7 @@ async def test_email_query_changes_replay_rfc8621_s4_5(env: Env) -> None:
 
 async def test_account_index_follows_the_change_log(env: Env) -> None:
     """The cached index is updated incrementally and agrees with a fresh read of the store."""
-    from protocols.jmap.mail.email_query import EmailRow, account_index
+    from protocols.jmap.mail.account_index import EmailRow, account_index
 
     ids = await fill_query_corpus(env)
     first = account_index(env.store, env.acct)

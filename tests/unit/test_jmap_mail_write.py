@@ -8,7 +8,7 @@ import base64
 import hashlib
 import json
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -30,9 +30,10 @@ from protocols.jmap.core import (
     MethodCall,
     Request,
 )
+from protocols.jmap.mail import register_write
 from protocols.jmap.mail.email_build import build_message, encode_text, fold
 from protocols.jmap.mail.email_import import copy_emails
-from protocols.jmap.mail.write import register_write
+from protocols.mail import OWNER, AccessToken
 from protocols.mime import decode_header_value, parse_message, part_text
 from stalwart_py import clock
 from stalwart_py.accounts import Directory
@@ -751,7 +752,13 @@ async def test_email_copy_between_accounts_destroys_original_rfc8621_4_7(env: En
     building block, Email/set on the source account."""
     eid = await put_email(env, SIMPLE, acct=env.bob)
     other = await put_email(env, SIMPLE.replace(b"first@", b"second@"), acct=env.bob)
-    ctx = JmapContext(env.ctx.services, env.store.principal(env.bob))  # type: ignore[arg-type]
+    bob = env.store.principal(env.bob)
+    assert bob is not None
+    # Bob's token reaches Alice's account too (what a sharing grant will give): the mail
+    # service checks the rights in both accounts.
+    owner = AccessToken.for_owner(bob)
+    token = replace(owner, accounts=(*owner.accounts, (env.alice, OWNER)))
+    ctx = JmapContext(env.ctx.services, bob, token)
     call = MethodCall("Email/copy", {}, "c0", None, {}, frozenset(USING), ctx)
     created, failed, originals = await copy_emails(
         call,

@@ -164,6 +164,8 @@ READ_CALLS: dict[str, ReadCall] = {
     "thread": lambda m, tok, ids: m.thread(tok, ids.acct, _thread_of(m.store, ids)),
     "quota": lambda m, tok, ids: m.quota(tok, ids.acct),
     "blob": lambda m, tok, ids: m.blob(tok, ids.acct, ids.email_blob),
+    "may_read_blob": lambda m, tok, ids: m.may_read_blob(tok, ids.acct, ids.upload_sha),
+    "account_rights": lambda m, tok, ids: m.account_rights(tok, ids.acct),
     "objects": lambda m, tok, ids: m.objects(tok, ids.acct, "Identity"),
     "object": lambda m, tok, ids: m.object(tok, ids.acct, "Identity", ids.object_id),
 }

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from protocols.jmap.mail.email_query import EmailIds
+from protocols.jmap.mail.query_cache import EmailIds
 from store.ids import object_id, parse_object_id
 
 

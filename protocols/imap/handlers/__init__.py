@@ -1,13 +1,14 @@
-"""Command handlers, one module per command family, gathered into one dispatch table."""
+"""Command handlers, one module per command family, gathered into one dispatch table (read by
+:class:`protocols.imap.session.ImapSession`; the handlers import only the connection state,
+:mod:`protocols.imap.connection`, never the session)."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from .. import commands as C
+from ..connection import Handler
 from . import append, auth, copymove, expunge, fetch, mailboxes, quota, search, select, store
 
-HANDLERS: dict[type[C.Command], Any] = {
+HANDLERS: dict[type[C.Command], Handler] = {
     **auth.HANDLERS,
     **mailboxes.HANDLERS,
     **select.HANDLERS,

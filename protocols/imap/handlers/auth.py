@@ -6,43 +6,45 @@ import base64
 import binascii
 from typing import Any
 
+from protocols.mail import AuthMethod
+
 from .. import commands as C
+from ..connection import Action, CommandFailed, Done, ImapConnection, State
 from ..serializer import continuation_data
-from ..session import Action, CommandFailed, Done, ImapSession, State
 from ..values import Atom
 
 VERSION = "0.1.0"
 
 
-async def capability(s: ImapSession, cmd: C.Capability, out: list[bytes]) -> Done:
+async def capability(s: ImapConnection, cmd: C.Capability, out: list[bytes]) -> Done:
     out.append(s.line(Atom("CAPABILITY"), *[Atom(c) for c in s.capabilities()]))
     return Done("CAPABILITY completed")
 
 
-async def noop(s: ImapSession, cmd: C.Command, out: list[bytes]) -> Done:
+async def noop(s: ImapConnection, cmd: C.Command, out: list[bytes]) -> Done:
     return Done(f"{type(cmd).__name__.upper()} completed")
 
 
-async def logout(s: ImapSession, cmd: C.Logout, out: list[bytes]) -> Done:
+async def logout(s: ImapConnection, cmd: C.Logout, out: list[bytes]) -> Done:
     out.append(b"* BYE Logging out\r\n")
     s.state = State.LOGOUT
     done = Done("LOGOUT completed", action=Action.LOGOUT)
     return done
 
 
-async def starttls(s: ImapSession, cmd: C.StartTls, out: list[bytes]) -> Done:
+async def starttls(s: ImapConnection, cmd: C.StartTls, out: list[bytes]) -> Done:
     if s.tls_active or not s.ctx.tls_available:
         raise CommandFailed("BAD", "TLS is already active" if s.tls_active else "TLS unavailable")
     return Done("Begin TLS negotiation now", action=Action.STARTTLS)
 
 
-def _plaintext_refused(s: ImapSession) -> None:
+def _plaintext_refused(s: ImapConnection) -> None:
     if not s.tls_active and not s.ctx.allow_plaintext_auth:
         # RFC 9051 §6.2.3 / RFC 5530 PRIVACYREQUIRED.
         raise CommandFailed("NO", "Authentication requires TLS (STARTTLS)", "PRIVACYREQUIRED")
 
 
-async def _finish_login(s: ImapSession, username: str, password: str) -> Done:
+async def _finish_login(s: ImapConnection, username: str, password: str) -> Done:
     principal = await s.ctx.authenticate(username, password)
     if principal is None:
         raise CommandFailed("NO", "Authentication failed", "AUTHENTICATIONFAILED")
@@ -51,13 +53,13 @@ async def _finish_login(s: ImapSession, username: str, password: str) -> Done:
         raise CommandFailed("NO", "Too many connections for this user", "LIMIT")
     s.user_slot = key
     s.state = State.AUTHENTICATED
-    s.account_id = principal.id
+    s.token = s.ctx.mail.token_for(principal, AuthMethod.PASSWORD)
     s.username = principal.name
     caps = " ".join(s.capabilities())
     return Done("Logged in", f"CAPABILITY {caps}")
 
 
-async def login(s: ImapSession, cmd: C.Login, out: list[bytes]) -> Done:
+async def login(s: ImapConnection, cmd: C.Login, out: list[bytes]) -> Done:
     _plaintext_refused(s)
     return await _finish_login(s, cmd.username, cmd.password)
 
@@ -69,7 +71,7 @@ def _decode(data: bytes) -> bytes:
         raise CommandFailed("BAD", "Invalid base64 data") from exc
 
 
-async def _plain(s: ImapSession, response: bytes) -> Done:
+async def _plain(s: ImapConnection, response: bytes) -> Done:
     parts = response.split(b"\0")
     if len(parts) != 3:
         raise CommandFailed("BAD", "Malformed PLAIN response")
@@ -79,7 +81,7 @@ async def _plain(s: ImapSession, response: bytes) -> Done:
     return await _finish_login(s, authcid, password)
 
 
-async def authenticate(s: ImapSession, cmd: C.Authenticate, out: list[bytes]) -> Done:
+async def authenticate(s: ImapConnection, cmd: C.Authenticate, out: list[bytes]) -> Done:
     _plaintext_refused(s)
     mech = cmd.mechanism.upper()
     if mech == "PLAIN":
@@ -100,7 +102,7 @@ def _continue(challenge: bytes) -> Done:
     return Done(action=Action.AUTH_CONTINUE, payload=continuation_data(challenge))
 
 
-async def auth_continue(s: ImapSession, line: bytes) -> Done:
+async def auth_continue(s: ImapConnection, line: bytes) -> Done:
     """The client's answer to a continuation during AUTHENTICATE."""
     state: Any = s.auth_state
     if line.strip() == b"*":  # RFC 9051 §6.2.2: the client cancels
@@ -117,7 +119,7 @@ async def auth_continue(s: ImapSession, line: bytes) -> Done:
     return await _finish_login(s, state[2], data.decode("utf-8", "replace"))
 
 
-async def enable(s: ImapSession, cmd: C.Enable, out: list[bytes]) -> Done:
+async def enable(s: ImapConnection, cmd: C.Enable, out: list[bytes]) -> Done:
     newly = []
     for cap in cmd.capabilities:
         cap = cap.upper()
@@ -134,16 +136,16 @@ async def enable(s: ImapSession, cmd: C.Enable, out: list[bytes]) -> Done:
     return Done("ENABLE completed")
 
 
-async def idle(s: ImapSession, cmd: C.Idle, out: list[bytes]) -> Done:
+async def idle(s: ImapConnection, cmd: C.Idle, out: list[bytes]) -> Done:
     return Done(action=Action.IDLE)
 
 
-async def id_(s: ImapSession, cmd: C.Id, out: list[bytes]) -> Done:
+async def id_(s: ImapConnection, cmd: C.Id, out: list[bytes]) -> Done:
     out.append(s.line(Atom("ID"), ["name", "stalwart-py", "version", VERSION]))
     return Done("ID completed")
 
 
-async def compress(s: ImapSession, cmd: C.Compress, out: list[bytes]) -> Done:
+async def compress(s: ImapConnection, cmd: C.Compress, out: list[bytes]) -> Done:
     if s.compressed:
         raise CommandFailed("NO", "Compression is already active", "COMPRESSIONACTIVE")
     if cmd.mechanism.upper() != "DEFLATE" or not s.compress_available:

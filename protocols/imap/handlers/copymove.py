@@ -9,69 +9,47 @@ from __future__ import annotations
 
 from typing import Any
 
-from protocols.mime import ParsedMessage
-from store import Batch, MailError
-from store.batch import ImportEmail, UpdateEmail
-from store.codec import unpack
+from protocols.mail import Ref
 
 from .. import commands as C
+from ..connection import CommandFailed, Done, ImapConnection
 from ..serializer import ResponseCode, encode_code, format_sequence_set
-from ..session import CommandFailed, Done, ImapSession
 from ..values import Atom
 from .mailboxes import tree
 
 
-def _target(s: ImapSession, name: str) -> Any:
+def _target(s: ImapConnection, name: str) -> Any:
     mb = tree(s).find(name)
     if mb is None:
         raise CommandFailed("NO", "Mailbox does not exist", "TRYCREATE")
     return mb
 
 
-async def copy(s: ImapSession, cmd: C.Copy, out: list[bytes]) -> Done:
+async def copy(s: ImapConnection, cmd: C.Copy, out: list[bytes]) -> Done:
     sel = s.selected
     assert sel is not None
     target = _target(s, cmd.mailbox)
     uids = s.resolve(cmd.sequence_set, uid=cmd.uid)
-    store = s.ctx.store
-    ops: list[ImportEmail] = []
+    tx = s.begin()
+    refs: list[Ref] = []
     sources: list[int] = []
     for uid in uids:
         eid = sel.email_ids.get(uid)
-        email = store.email(s.account_id, eid) if eid is not None else None
-        if email is None:
+        if eid is None or s.ctx.store.email(s.account_id, eid) is None:
             continue
-        meta = store.metadata(s.account_id, email.id) or b""
-        refs: tuple[str, ...] = ()
-        subject = ""
-        if meta:
-            parsed = ParsedMessage.from_wire(unpack(meta))
-            refs = tuple(dict.fromkeys((*parsed.in_reply_to, *parsed.references)))
-            subject = parsed.normalized_subject
-        ops.append(
-            ImportEmail(
-                s.account_id,
-                email.blob,
-                email.size,
-                (target.id,),
-                email.keywords,
-                email.received_at,
-                meta,
-                message_id=email.message_id,
-                references=refs,
-                subject=subject,
-            )
-        )
+        # A new, independent email sharing the blob and the stored parse (same keywords and
+        # internal date: RFC 9051 §6.4.7).
+        refs.append(tx.copy_email(s.account_id, eid, s.account_id, (target.id,)))
         sources.append(uid)
-    if not ops:
+    if not refs:
         if uids:
             return Done("Messages were expunged", "EXPUNGEISSUED", "NO")
         return Done("COPY completed, nothing to copy")
-    result = await s.ctx.write(Batch(tuple(ops), now=s.ctx.now()))
-    failure = next((r.error for r in result.results if r.error is not None), None)
+    result = await tx.commit()
+    failure = result.error()
     if failure is not None:
-        raise failure if isinstance(failure, MailError) else CommandFailed("NO", "Copy failed")
-    new_uids = [r.value.uids[0][1] for r in result.results]
+        raise failure
+    new_uids = [result[ref].value.uids[0][1] for ref in refs]
     code = _copyuid(target.uidvalidity, sources, new_uids)
     return Done("COPY completed", code)
 
@@ -90,42 +68,34 @@ def _ordered_set(uids: list[int]) -> str:
     return ",".join(str(u) for u in uids)
 
 
-async def move(s: ImapSession, cmd: C.Move, out: list[bytes]) -> Done:
+async def move(s: ImapConnection, cmd: C.Move, out: list[bytes]) -> Done:
     sel = s.selected
     assert sel is not None
     if sel.read_only:
         raise CommandFailed("NO", "Mailbox is read-only", "READ-ONLY")
     target = _target(s, cmd.mailbox)
     uids = s.resolve(cmd.sequence_set, uid=cmd.uid)
-    store = s.ctx.store
     # MOVE to the selected mailbox itself: RFC 6851 does not forbid it, and (as Dovecot does)
     # the messages get new UIDs there: COPYUID, the old UIDs expunged, EXISTS for the new.
     # The email keeps its id (JMAP sees it updated, in the same mailboxes).
-    here = (target.id,) if target.id == sel.mailbox_id else ()
-    ops: list[UpdateEmail] = []
+    tx = s.begin()
+    refs: list[Ref] = []
     sources: list[int] = []
     for uid in uids:
         eid = sel.email_ids.get(uid)
-        email = store.email(s.account_id, eid) if eid is not None else None
+        email = s.ctx.store.email(s.account_id, eid) if eid is not None else None
         if email is None or email.uid_in(sel.mailbox_id) != uid:
             continue
-        ops.append(
-            UpdateEmail(
-                s.account_id,
-                email.id,
-                mailboxes_remove=() if here else (sel.mailbox_id,),
-                mailboxes_add=() if here else (target.id,),
-                mailboxes_renew=here,
-            )
-        )
+        refs.append(tx.move_email(s.account_id, email.id, sel.mailbox_id, target.id))
         sources.append(uid)
-    if not ops:
+    if not refs:
         if uids:
             return Done("Messages were expunged", "EXPUNGEISSUED", "NO")
         return Done("MOVE completed, nothing to move")
-    result = await s.ctx.write(Batch(tuple(ops), now=s.ctx.now()))
+    result = await tx.commit()
     moved_src, moved_dst = [], []
-    for uid, r in zip(sources, result.results, strict=True):
+    for uid, ref in zip(sources, refs, strict=True):
+        r = result[ref]
         if r.error is None:
             moved_src.append(uid)
             moved_dst.append(dict(r.value.uids).get(target.id, 0))

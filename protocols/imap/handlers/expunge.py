@@ -4,15 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from store import Batch
-from store.batch import DestroyEmail, UpdateEmail
 from store.models import KEYWORD_DELETED
 
 from .. import commands as C
-from ..session import CommandFailed, Done, ImapSession
+from ..connection import CommandFailed, Done, ImapConnection
 
 
-async def expunge_deleted(s: ImapSession, uids: list[int] | None) -> int:
+async def expunge_deleted(s: ImapConnection, uids: list[int] | None) -> int:
     """Removes the selected mailbox's \\Deleted messages (within ``uids`` when given) from it;
     an email in no other mailbox is destroyed.  Returns how many were removed."""
     sel = s.selected
@@ -22,20 +20,16 @@ async def expunge_deleted(s: ImapSession, uids: list[int] | None) -> int:
     # The flags as of now, not as of the last poll: another session may just have set or
     # cleared \Deleted.  Syncing the shared records with the current state gives that.
     s.ctx.records.sync(s.account_id, store.account(s.account_id))
-    ops: list[Any] = []
+    tx = s.begin()
     for _, email in sel.records_for(candidates):
-        if email is None or KEYWORD_DELETED not in email.keywords:
-            continue
-        if len(email.mailboxes) == 1:
-            ops.append(DestroyEmail(s.account_id, email.id))
-        else:
-            ops.append(UpdateEmail(s.account_id, email.id, mailboxes_remove=(sel.mailbox_id,)))
-    if ops:
-        await s.ctx.write(Batch(tuple(ops), now=s.ctx.now()))
-    return len(ops)
+        if email is not None and KEYWORD_DELETED in email.keywords:
+            tx.expunge_email(s.account_id, email, sel.mailbox_id)
+    removed = len(tx)
+    await tx.commit()
+    return removed
 
 
-async def expunge(s: ImapSession, cmd: C.Expunge, out: list[bytes]) -> Done:
+async def expunge(s: ImapConnection, cmd: C.Expunge, out: list[bytes]) -> Done:
     sel = s.selected
     assert sel is not None
     if sel.read_only:

@@ -8,19 +8,18 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
-from protocols.mime import WIRE_VERSION, Envelope, ParsedMessage
-from store import Batch
-from store.batch import UpdateEmail
-from store.codec import unpack
+from protocols.mail.messages import decode_metadata_wire
+from protocols.mime import WIRE_VERSION, Envelope, ParsedMessage, parse_message
+from store import ErrorKind, MailError
 from store.ids import object_id
 from store.models import KEYWORD_SEEN, Email
 
 from .. import commands as C
 from .. import render
+from ..connection import CommandFailed, Done, ImapConnection
 from ..flags import FlagNames, flags_item
 from ..section import SectionSpec
 from ..serializer import encode_value, format_sequence_set
-from ..session import CommandFailed, Done, ImapSession
 from ..values import Atom, Literal, Raw
 
 # Rendered ENVELOPE / BODY / BODYSTRUCTURE by blob digest: blobs are content-addressed, so the
@@ -63,7 +62,7 @@ def section_name(kind: str, spec: SectionSpec | None) -> str:
 class Loader:
     """Loads what a message's items need, once."""
 
-    def __init__(self, s: ImapSession, email: Email) -> None:
+    def __init__(self, s: ImapConnection, email: Email) -> None:
         self.s = s
         self.email = email
         self._parsed: ParsedMessage | None = None
@@ -77,7 +76,7 @@ class Loader:
         MIME tree.  None otherwise."""
         if self._wire is None:
             meta = self.s.ctx.store.metadata(self.s.account_id, self.email.id)
-            wire = unpack(meta) if meta else None
+            wire = decode_metadata_wire(meta) if meta else None
             usable = isinstance(wire, list | tuple) and len(wire) > 20 and wire[0] == WIRE_VERSION
             self._wire = wire if usable else ()
         return self._wire or None
@@ -89,8 +88,6 @@ class Loader:
             if wire is not None:
                 self._parsed = ParsedMessage.from_wire(wire)
             else:
-                from protocols.mime import parse_message
-
                 self._parsed = parse_message(self.raw)
         return self._parsed
 
@@ -110,7 +107,7 @@ class Loader:
 
 
 def _item_values(
-    s: ImapSession, item: C.FetchItem, uid: int, loader: Loader, out: list[Any]
+    s: ImapConnection, item: C.FetchItem, uid: int, loader: Loader, out: list[Any]
 ) -> None:
     email = loader.email
     name = item.name
@@ -172,7 +169,7 @@ def _item_values(
 
 
 def _item_bytes(
-    s: ImapSession, item: C.FetchItem, uid: int, loader: Loader, names: FlagNames
+    s: ImapConnection, item: C.FetchItem, uid: int, loader: Loader, names: FlagNames
 ) -> bytes:
     """One FETCH item encoded: the common items directly, the rest through the values of
     :func:`_item_values` (same bytes either way)."""
@@ -217,7 +214,7 @@ def _sets_seen(item: C.FetchItem) -> bool:
     )
 
 
-async def fetch(s: ImapSession, cmd: C.Fetch, out: list[bytes]) -> Done:
+async def fetch(s: ImapConnection, cmd: C.Fetch, out: list[bytes]) -> Done:
     sel = s.selected
     assert sel is not None
     store = s.ctx.store
@@ -248,13 +245,8 @@ async def fetch(s: ImapSession, cmd: C.Fetch, out: list[bytes]) -> Done:
             continue
         emails.append((uid, email))
     if marks_seen:
-        unseen = [e for _, e in emails if KEYWORD_SEEN not in e.keywords]
-        if unseen:
-            ops = tuple(
-                UpdateEmail(s.account_id, e.id, keywords_add=(KEYWORD_SEEN,)) for e in unseen
-            )
-            await s.ctx.write(Batch(ops, now=s.ctx.now()))
-            changed = {e.id for e in unseen}
+        changed = await _mark_seen(s, [e for _, e in emails if KEYWORD_SEEN not in e.keywords])
+        if changed:
             emails = [
                 (uid, (store.email(s.account_id, e.id) or e) if e.id in changed else e)
                 for uid, e in emails
@@ -283,7 +275,25 @@ async def fetch(s: ImapSession, cmd: C.Fetch, out: list[bytes]) -> Done:
     return Done("FETCH completed")
 
 
-def _vanished_since(s: ImapSession, modseq: int, seqset: C.SequenceSet) -> list[int]:
+async def _mark_seen(s: ImapConnection, unseen: list[Email]) -> set[int]:
+    """Sets \\Seen on the messages a FETCH shows (RFC 9051 §6.4.5) where the token may
+    (RFC 4314 §4: without the ``s`` right FETCH still answers, leaving \\Seen alone); one
+    expunged meanwhile is skipped.  The ids of the emails marked."""
+    tx = s.begin()
+    marked: set[int] = set()
+    for e in unseen:
+        try:
+            tx.update_email(s.account_id, e.id, keywords_add=(KEYWORD_SEEN,))
+        except MailError as err:
+            if err.kind not in (ErrorKind.NOT_FOUND, ErrorKind.NO_PERMISSION):
+                raise
+            continue
+        marked.add(e.id)
+    await tx.commit()  # writes nothing when none was marked
+    return marked
+
+
+def _vanished_since(s: ImapConnection, modseq: int, seqset: C.SequenceSet) -> list[int]:
     sel = s.selected
     assert sel is not None
     gone: set[int] = set()

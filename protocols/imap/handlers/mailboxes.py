@@ -6,40 +6,45 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from store import Batch, ErrorKind, MailError
-from store.batch import CreateMailbox, DestroyMailbox, UpdateEmail, UpdateMailbox
+from protocols.mail import MailTransaction, Ref
+from store import ErrorKind, MailError
 from store.ids import object_id
 from store.models import Mailbox
 
 from .. import commands as C
+from ..connection import CommandFailed, Done, ImapConnection
 from ..mutf7 import encode as mutf7_encode
 from ..names import ATTRIBUTE_ROLES, DELIMITER, MailboxTree, normalise
 from ..serializer import ResponseCode
-from ..session import CommandFailed, Done, ImapSession
 from ..subscriptions import Orphans
 from ..values import Atom
 
 
-def tree(s: ImapSession) -> MailboxTree:
-    return MailboxTree(s.ctx.store.mailboxes(s.account_id))
+def tree(s: ImapConnection) -> MailboxTree:
+    """The mailboxes the session's token may see (the ``l`` right, RFC 4314)."""
+    return MailboxTree(s.ctx.mail.mailboxes(s.auth_token, s.account_id))
 
 
-def wire_name(s: ImapSession, name: str) -> str:
+def orphans(s: ImapConnection) -> Orphans:
+    return Orphans(s.ctx.mail, s.auth_token, s.account_id)
+
+
+def wire_name(s: ImapConnection, name: str) -> str:
     """Mailbox names go out as UTF-8 after ENABLE UTF8=ACCEPT/IMAP4rev2, else modified UTF-7."""
     return name if s.utf8 else mutf7_encode(name)
 
 
-def require(s: ImapSession, name: str) -> Mailbox:
+def require(s: ImapConnection, name: str) -> Mailbox:
     mb = tree(s).find(name)
     if mb is None:
         raise CommandFailed("NO", "No such mailbox", "NONEXISTENT")
     return mb
 
 
-async def _write_one(s: ImapSession, op: Any, *then: Any) -> Any:
-    """Writes ``op`` (and the ``then`` operations after it, in the same batch: their outcome
-    does not matter); ``op``'s value, or its error raised."""
-    result = (await s.ctx.write(Batch((op, *then), now=s.ctx.now())))[0]
+async def _commit(tx: MailTransaction, ref: Ref) -> Any:
+    """Commits ``tx``: ``ref``'s value, or its error raised (the outcome of the transaction's
+    other operations does not matter)."""
+    result = (await tx.commit())[ref]
     if result.error is not None:
         raise result.error
     return result.value
@@ -52,25 +57,29 @@ def _check_name(name: str) -> list[str]:
     return parts
 
 
-async def _create_path(s: ImapSession, name: str, role: str = "") -> int:
+async def _create_path(s: ImapConnection, name: str, role: str = "") -> int:
     """Creates ``name`` and any missing superiors (RFC 9051 §6.3.4); the new mailbox's id."""
     parts = _check_name(name)
     parent, missing = tree(s).split_new(name)
     if not missing:
         raise CommandFailed("NO", "Mailbox already exists", "ALREADYEXISTS")
-    orphans = Orphans(s.ctx.store, s.account_id)
+    kept = orphans(s)
     for i, part in enumerate(missing):
         last = i == len(missing) - 1
         path = DELIMITER.join(parts[: len(parts) - len(missing) + i + 1])
         # RFC 9051 §6.3.4: CREATE does not subscribe; clients SUBSCRIBE themselves.  But a
         # name that stayed on the subscription list when its mailbox was deleted (RFC 3501
         # §6.3.6) is subscribed: the new mailbox takes the subscription over.
-        op = CreateMailbox(s.account_id, part, parent, role if last else "", 0, path in orphans)
-        parent = await _write_one(s, op, *orphans.forget(path))
+        tx = s.begin()
+        ref = tx.create_mailbox(
+            s.account_id, part, parent_id=parent, role=role if last else "", subscribed=path in kept
+        )
+        kept.forget(tx, path)
+        parent = await _commit(tx, ref)
     return int(parent)
 
 
-async def create(s: ImapSession, cmd: C.Create, out: list[bytes]) -> Done:
+async def create(s: ImapConnection, cmd: C.Create, out: list[bytes]) -> Done:
     name = normalise(cmd.mailbox).rstrip(DELIMITER)
     if name.upper() == "INBOX":
         raise CommandFailed("NO", "INBOX already exists", "ALREADYEXISTS")
@@ -90,7 +99,7 @@ async def create(s: ImapSession, cmd: C.Create, out: list[bytes]) -> Done:
     )
 
 
-async def delete(s: ImapSession, cmd: C.Delete, out: list[bytes]) -> Done:
+async def delete(s: ImapConnection, cmd: C.Delete, out: list[bytes]) -> Done:
     t = tree(s)
     mb = t.find(cmd.mailbox)
     if mb is None:
@@ -102,14 +111,19 @@ async def delete(s: ImapSession, cmd: C.Delete, out: list[bytes]) -> Done:
     # an entry a JMAP-created mailbox of the same name may have left.  Same batch as the
     # DELETE, so that no crash in between loses the subscription (should the DELETE itself
     # fail, a kept name is ignored while its mailbox exists).
-    orphans = Orphans(s.ctx.store, s.account_id)
+    kept = orphans(s)
     path = t.path(mb.id)
-    after = orphans.keep(path) if mb.subscribed else orphans.forget(path)
-    await _write_one(s, DestroyMailbox(s.account_id, mb.id, remove_emails=True), *after)
+    tx = s.begin()
+    ref = tx.destroy_mailbox(s.account_id, mb.id, remove_emails=True)
+    if mb.subscribed:
+        kept.keep(tx, path)
+    else:
+        kept.forget(tx, path)
+    await _commit(tx, ref)
     return Done("DELETE completed")
 
 
-async def rename(s: ImapSession, cmd: C.Rename, out: list[bytes]) -> Done:
+async def rename(s: ImapConnection, cmd: C.Rename, out: list[bytes]) -> Done:
     t = tree(s)
     source = t.find(cmd.mailbox)
     if source is None:
@@ -121,12 +135,10 @@ async def rename(s: ImapSession, cmd: C.Rename, out: list[bytes]) -> Done:
     if source.role == "inbox":
         # RFC 9051 §6.3.6: renaming INBOX moves its messages to a new mailbox; INBOX stays.
         target = await _create_path(s, new_name)
-        ops = [
-            UpdateEmail(s.account_id, eid, mailboxes_remove=(source.id,), mailboxes_add=(target,))
-            for _, eid in s.ctx.store.mailbox_uids(s.account_id, source.id)
-        ]
-        if ops:
-            await s.ctx.write(Batch(tuple(ops), now=s.ctx.now()))
+        tx = s.begin()
+        for _, eid in s.ctx.store.mailbox_uids(s.account_id, source.id):
+            tx.move_email(s.account_id, eid, source.id, target)
+        await tx.commit()
         return Done("RENAME completed")
     parent_name = DELIMITER.join(parts[:-1])
     parent = 0
@@ -137,10 +149,14 @@ async def rename(s: ImapSession, cmd: C.Rename, out: list[bytes]) -> Done:
         raise CommandFailed("NO", "Cannot move a mailbox under itself", "CANNOT")
     # The mailbox keeps its own subscription (JMAP's isSubscribed goes with it); a new name
     # still on the subscription list (its mailbox was deleted) subscribes it, as CREATE does.
-    orphans = Orphans(s.ctx.store, s.account_id)
-    subscribed = True if new_name in orphans else None
-    op = UpdateMailbox(s.account_id, source.id, parts[-1], parent, subscribed=subscribed)
-    await _write_one(s, op, *orphans.forget(new_name))
+    kept = orphans(s)
+    subscribed = True if new_name in kept else None
+    tx = s.begin()
+    ref = tx.update_mailbox(
+        s.account_id, source.id, name=parts[-1], parent_id=parent, subscribed=subscribed
+    )
+    kept.forget(tx, new_name)
+    await _commit(tx, ref)
     return Done("RENAME completed")
 
 
@@ -155,20 +171,22 @@ def _is_descendant(t: MailboxTree, mbox: int, ancestor: int) -> bool:
     return False
 
 
-async def subscribe(s: ImapSession, cmd: C.Subscribe, out: list[bytes]) -> Done:
+async def subscribe(s: ImapConnection, cmd: C.Subscribe, out: list[bytes]) -> Done:
     mb = require(s, cmd.mailbox)
-    await _write_one(s, UpdateMailbox(s.account_id, mb.id, subscribed=True))
+    tx = s.begin()
+    await _commit(tx, tx.update_mailbox(s.account_id, mb.id, subscribed=True))
     return Done("SUBSCRIBE completed")
 
 
-async def unsubscribe(s: ImapSession, cmd: C.Unsubscribe, out: list[bytes]) -> Done:
+async def unsubscribe(s: ImapConnection, cmd: C.Unsubscribe, out: list[bytes]) -> Done:
     mb = tree(s).find(cmd.mailbox)
-    orphans = Orphans(s.ctx.store, s.account_id)
-    forget = orphans.forget(cmd.mailbox)
+    tx = s.begin()
     if mb is not None:
-        await _write_one(s, UpdateMailbox(s.account_id, mb.id, subscribed=False), *forget)
-    elif forget:  # a subscribed name whose mailbox was deleted (RFC 3501 §6.3.6)
-        await s.ctx.write(Batch(forget, now=s.ctx.now()))
+        ref = tx.update_mailbox(s.account_id, mb.id, subscribed=False)
+        orphans(s).forget(tx, cmd.mailbox)
+        await _commit(tx, ref)
+    elif orphans(s).forget(tx, cmd.mailbox):
+        await tx.commit()  # a subscribed name whose mailbox was deleted (RFC 3501 §6.3.6)
     else:
         raise CommandFailed("NO", "No such mailbox", "NONEXISTENT")
     return Done("UNSUBSCRIBE completed")
@@ -191,12 +209,12 @@ def pattern_regex(reference: str, pattern: str) -> re.Pattern[str]:
     return re.compile("".join(out) + r"\Z", re.DOTALL)
 
 
-async def list_(s: ImapSession, cmd: C.List, out: list[bytes]) -> Done:
+async def list_(s: ImapConnection, cmd: C.List, out: list[bytes]) -> Done:
     await _list(s, cmd.tag, cmd.reference, cmd.patterns, cmd.selection, cmd.returns, out, "LIST")
     return Done("LIST completed")
 
 
-async def lsub(s: ImapSession, cmd: C.Lsub, out: list[bytes]) -> Done:
+async def lsub(s: ImapConnection, cmd: C.Lsub, out: list[bytes]) -> Done:
     await _list(
         s,
         cmd.tag,
@@ -211,7 +229,7 @@ async def lsub(s: ImapSession, cmd: C.Lsub, out: list[bytes]) -> Done:
 
 
 async def _list(
-    s: ImapSession,
+    s: ImapConnection,
     tag: str,
     reference: str,
     patterns: tuple[str, ...],
@@ -275,12 +293,11 @@ async def _list(
             out.append(_status_line(s, mb, path, returns.status))
 
 
-def _subscribed_names(s: ImapSession, t: MailboxTree) -> set[str]:
+def _subscribed_names(s: ImapConnection, t: MailboxTree) -> set[str]:
     """Every subscribed name: the subscribed mailboxes', and those kept after their mailbox
     was deleted (:mod:`..subscriptions`; while a mailbox of the name exists, its flag rules)."""
     names = {path for path, mb in t.by_path.items() if mb.subscribed}
-    orphans = Orphans(s.ctx.store, s.account_id)
-    names.update(n for n in orphans.names() if t.find(n) is None)
+    names.update(n for n in orphans(s).names() if t.find(n) is None)
     return names
 
 
@@ -296,7 +313,7 @@ def _with_parents(names: set[str]) -> set[str]:
 _STRUCTURAL = {"\\HasChildren", "\\HasNoChildren", "\\Subscribed", "\\Noselect"}
 
 
-async def namespace(s: ImapSession, cmd: C.Namespace, out: list[bytes]) -> Done:
+async def namespace(s: ImapConnection, cmd: C.Namespace, out: list[bytes]) -> Done:
     out.append(s.line(Atom("NAMESPACE"), [["", DELIMITER]], None, None))
     return Done("NAMESPACE completed")
 
@@ -304,7 +321,7 @@ async def namespace(s: ImapSession, cmd: C.Namespace, out: list[bytes]) -> Done:
 # -- STATUS --------------------------------------------------------------------------------
 
 
-def _status_line(s: ImapSession, mb: Mailbox, path: str, items: tuple[str, ...]) -> bytes:
+def _status_line(s: ImapConnection, mb: Mailbox, path: str, items: tuple[str, ...]) -> bytes:
     values: list[Any] = []
     state = s.ctx.store.account(s.account_id)
     for item in items:
@@ -338,7 +355,7 @@ def _status_line(s: ImapSession, mb: Mailbox, path: str, items: tuple[str, ...])
     return s.line(Atom("STATUS"), wire_name(s, path), values)
 
 
-async def status(s: ImapSession, cmd: C.Status, out: list[bytes]) -> Done:
+async def status(s: ImapConnection, cmd: C.Status, out: list[bytes]) -> Done:
     t = tree(s)
     mb = t.find(cmd.mailbox)
     if mb is None:

@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from .. import commands as C
-from ..session import CommandFailed, Done, ImapSession
+from ..connection import CommandFailed, Done, ImapConnection
 from ..values import Atom
 from .mailboxes import require, wire_name
 
 
-def _quota_line(s: ImapSession) -> bytes | None:
+def _quota_line(s: ImapConnection) -> bytes | None:
     principal = s.ctx.store.principal(s.account_id)
     state = s.ctx.store.account(s.account_id)
     if principal is None or state is None or not principal.quota:
@@ -20,7 +20,7 @@ def _quota_line(s: ImapSession) -> bytes | None:
     return s.line(Atom("QUOTA"), "", [Atom("STORAGE"), used_kib, limit_kib])
 
 
-async def getquotaroot(s: ImapSession, cmd: C.GetQuotaRoot, out: list[bytes]) -> Done:
+async def getquotaroot(s: ImapConnection, cmd: C.GetQuotaRoot, out: list[bytes]) -> Done:
     require(s, cmd.mailbox)
     line = _quota_line(s)
     roots = [""] if line is not None else []
@@ -30,7 +30,7 @@ async def getquotaroot(s: ImapSession, cmd: C.GetQuotaRoot, out: list[bytes]) ->
     return Done("GETQUOTAROOT completed")
 
 
-async def getquota(s: ImapSession, cmd: C.GetQuota, out: list[bytes]) -> Done:
+async def getquota(s: ImapConnection, cmd: C.GetQuota, out: list[bytes]) -> Done:
     line = _quota_line(s) if cmd.root == "" else None
     if line is None:
         raise CommandFailed("NO", "No such quota root", "NONEXISTENT")
@@ -38,7 +38,7 @@ async def getquota(s: ImapSession, cmd: C.GetQuota, out: list[bytes]) -> Done:
     return Done("GETQUOTA completed")
 
 
-async def setquota(s: ImapSession, cmd: C.SetQuota, out: list[bytes]) -> Done:
+async def setquota(s: ImapConnection, cmd: C.SetQuota, out: list[bytes]) -> Done:
     # Quotas are set by administrators (stalwart-py account quota), not by users.
     raise CommandFailed("NO", "Quotas are managed by the administrator", "NOPERM")
 

@@ -27,10 +27,10 @@ from store.models import Email
 
 from .. import commands as C
 from .. import sortthread
+from ..connection import CommandFailed, Done, ImapConnection
 from ..flags import SYSTEM_TO_KEYWORD
 from ..headerinfo import HeaderInfo, header_info, header_info_of, header_info_of_wire
 from ..serializer import format_sequence_set
-from ..session import CommandFailed, Done, ImapSession
 from .fetch import Loader
 
 # Keys answered by the substring index (the others are evaluated on the records).
@@ -68,7 +68,7 @@ class Evaluator:
     """Compiles a search key against the selected mailbox, and keeps what it needs: full-text
     hits, the highest MODSEQ a MODSEQ key saw, the per-message header values."""
 
-    def __init__(self, s: ImapSession) -> None:
+    def __init__(self, s: ImapConnection) -> None:
         self.s = s
         sel = s.selected
         assert sel is not None
@@ -295,7 +295,9 @@ def _walk(key: C.SearchKey) -> list[C.SearchKey]:
     return out
 
 
-async def run_search(s: ImapSession, key: C.SearchKey) -> tuple[list[tuple[int, int, Email]], int]:
+async def run_search(
+    s: ImapConnection, key: C.SearchKey
+) -> tuple[list[tuple[int, int, Email]], int]:
     """Matching (seq, uid, email) in mailbox order, and the highest MODSEQ seen by MODSEQ keys."""
     sel = s.selected
     assert sel is not None
@@ -312,7 +314,7 @@ async def run_search(s: ImapSession, key: C.SearchKey) -> tuple[list[tuple[int, 
     return hits, max((email.modseq for _, _, email in hits), default=0)
 
 
-async def search(s: ImapSession, cmd: C.Search, out: list[bytes]) -> Done:
+async def search(s: ImapConnection, cmd: C.Search, out: list[bytes]) -> Done:
     hits, max_modseq = await run_search(s, cmd.criteria)
     numbers = [uid if cmd.uid else seq for seq, uid, _ in hits]
     uids = [uid for _, uid, _ in hits]
@@ -368,7 +370,7 @@ async def search(s: ImapSession, cmd: C.Search, out: list[bytes]) -> Done:
 
 
 def _sort_messages(
-    s: ImapSession, hits: list[tuple[int, int, Email]]
+    s: ImapConnection, hits: list[tuple[int, int, Email]]
 ) -> list[sortthread.SortMessage]:
     return [
         sortthread.SortMessage.from_parsed(
@@ -382,7 +384,7 @@ def _sort_messages(
     ]
 
 
-async def sort(s: ImapSession, cmd: C.Sort, out: list[bytes]) -> Done:
+async def sort(s: ImapConnection, cmd: C.Sort, out: list[bytes]) -> Done:
     hits, _ = await run_search(s, cmd.search)
     ordered = sortthread.sort(_sort_messages(s, hits), [(c.key, c.reverse) for c in cmd.criteria])
     numbers = [m.uid if cmd.uid else m.seq for m in ordered]
@@ -390,7 +392,7 @@ async def sort(s: ImapSession, cmd: C.Sort, out: list[bytes]) -> Done:
     return Done("SORT completed")
 
 
-async def thread(s: ImapSession, cmd: C.Thread, out: list[bytes]) -> Done:
+async def thread(s: ImapConnection, cmd: C.Thread, out: list[bytes]) -> Done:
     hits, _ = await run_search(s, cmd.search)
     messages = _sort_messages(s, hits)
     if cmd.algorithm == "REFERENCES":

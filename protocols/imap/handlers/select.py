@@ -4,26 +4,27 @@ from __future__ import annotations
 
 from typing import Any
 
+from store import ErrorKind, MailError
 from store.ids import object_id
 
 from .. import commands as C
+from ..connection import CommandFailed, Done, ImapConnection, State, unusable_name_refusal
 from ..flags import KEYWORD_TO_SYSTEM, FlagNames
 from ..selected import SelectedMailbox
 from ..serializer import ResponseCode, format_sequence_set, untagged_status
-from ..session import CommandFailed, Done, ImapSession, State, unusable_name_refusal
 from ..values import Atom
 from .expunge import expunge_deleted
 from .mailboxes import tree, wire_name
 
 
-def deselect(s: ImapSession) -> None:
+def deselect(s: ImapConnection) -> None:
     s.selected = None
     s.searchres = []
     if s.state is State.SELECTED:
         s.state = State.AUTHENTICATED
 
 
-async def select(s: ImapSession, cmd: C.Select, out: list[bytes]) -> Done:
+async def select(s: ImapConnection, cmd: C.Select, out: list[bytes]) -> Done:
     if cmd.qresync is not None and not s.qresync:
         # RFC 7162 §3.2.5: BAD, and a BAD command changes nothing (the selection stays).
         raise CommandFailed("BAD", "QRESYNC was not enabled")
@@ -78,7 +79,7 @@ async def select(s: ImapSession, cmd: C.Select, out: list[bytes]) -> Done:
     return Done(f"{'EXAMINE' if cmd.readonly else 'SELECT'} completed", code)
 
 
-def _first_unseen(s: ImapSession, sel: SelectedMailbox) -> int:
+def _first_unseen(s: ImapConnection, sel: SelectedMailbox) -> int:
     seq = 0
     for _, email in sel.iter_records(sel.uids):
         seq += 1
@@ -87,7 +88,7 @@ def _first_unseen(s: ImapSession, sel: SelectedMailbox) -> int:
     return 0
 
 
-def _qresync(s: ImapSession, sel: SelectedMailbox, q: C.QResync, names: FlagNames) -> bytes:
+def _qresync(s: ImapConnection, sel: SelectedMailbox, q: C.QResync, names: FlagNames) -> bytes:
     """RFC 7162 §3.2.5.1: VANISHED (EARLIER) for what went since the client's modseq, then
     FETCH FLAGS for what changed."""
     out: list[bytes] = []
@@ -125,17 +126,22 @@ def _qresync(s: ImapSession, sel: SelectedMailbox, q: C.QResync, names: FlagName
     return b"".join(out)
 
 
-async def close(s: ImapSession, cmd: C.Close, out: list[bytes]) -> Done:
+async def close(s: ImapConnection, cmd: C.Close, out: list[bytes]) -> Done:
     sel = s.selected
     assert sel is not None
     if not sel.read_only:
-        # RFC 9051 §6.4.1: expunge silently (no untagged EXPUNGE), then deselect.
-        await expunge_deleted(s, None)
+        # RFC 9051 §6.4.1: expunge silently (no untagged EXPUNGE), then deselect.  Without
+        # the right to expunge, CLOSE still closes, expunging nothing (RFC 4314 §4).
+        try:
+            await expunge_deleted(s, None)
+        except MailError as err:
+            if err.kind is not ErrorKind.NO_PERMISSION:
+                raise
     deselect(s)
     return Done("CLOSE completed")
 
 
-async def unselect(s: ImapSession, cmd: C.Unselect, out: list[bytes]) -> Done:
+async def unselect(s: ImapConnection, cmd: C.Unselect, out: list[bytes]) -> Done:
     deselect(s)
     return Done("UNSELECT completed")
 

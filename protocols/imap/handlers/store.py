@@ -4,20 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from store import Batch, ErrorKind, MailError
-from store.batch import UpdateEmail
+from protocols.mail import MailTransaction, Ref
+from store import ErrorKind, MailError
 
 from .. import commands as C
+from ..connection import CommandFailed, Done, ImapConnection
 from ..flags import FlagError, to_keywords
 from ..serializer import format_sequence_set
-from ..session import CommandFailed, Done, ImapSession
 from ..values import Atom
 
 # Errors that mean the message went away meanwhile (NO [EXPUNGEISSUED], RFC 2180 §4.2.1).
 _GONE = frozenset({ErrorKind.NOT_FOUND, ErrorKind.EXPUNGED})
 
 
-async def store(s: ImapSession, cmd: C.Store, out: list[bytes]) -> Done:
+async def store(s: ImapConnection, cmd: C.Store, out: list[bytes]) -> Done:
     sel = s.selected
     assert sel is not None
     if sel.read_only:
@@ -34,25 +34,22 @@ async def store(s: ImapSession, cmd: C.Store, out: list[bytes]) -> Done:
         eid = sel.email_ids.get(uid)
         if eid is not None:
             targets.append((uid, eid))
-    ops = []
-    for _, eid in targets:
-        if_modseq = cmd.unchanged_since or 0
-        if cmd.mode == "SET":
-            ops.append(UpdateEmail(s.account_id, eid, keywords_set=keywords, if_modseq=if_modseq))
-        elif cmd.mode == "ADD":
-            ops.append(UpdateEmail(s.account_id, eid, keywords_add=keywords, if_modseq=if_modseq))
-        else:
-            ops.append(
-                UpdateEmail(s.account_id, eid, keywords_remove=keywords, if_modseq=if_modseq)
-            )
     # UNCHANGEDSINCE 0 always fails (RFC 7162 §3.1.3): modseqs are >= 1.
-    if cmd.unchanged_since == 0:
-        ops = []
-    naming = s.keyword_naming(cmd.flags) if ops and cmd.mode != "REMOVE" else ()
-    applied = await s.ctx.write(Batch((*ops, *naming), now=s.ctx.now())) if ops else None
-    results = applied.results[: len(ops)] if applied is not None else ()
+    tx = s.begin()
+    refs: list[Ref | None] = []  # None: gone before the transaction was built
+    for _, eid in targets if cmd.unchanged_since != 0 else ():
+        try:
+            refs.append(_update(tx, s.account_id, eid, cmd, keywords))
+        except MailError as err:
+            if err.kind not in _GONE:
+                raise  # e.g. NO_PERMISSION: the whole STORE is refused, nothing stored
+            refs.append(None)
+    if any(ref is not None for ref in refs) and cmd.mode != "REMOVE":
+        s.name_keywords(tx, cmd.flags)
+    committed = await tx.commit()
+    results = [None if ref is None else committed[ref] for ref in refs]
     # The modseq of this STORE's own changes (a message it left unchanged keeps its own).
-    own = dict(applied.modseqs).get(s.account_id, 0) if applied is not None else 0
+    own = committed.modseq(s.account_id)
     modified: list[int] = []
     shown: dict[int, tuple[int, int]] = {}  # for forget_flag_news
     lines: list[tuple[int, list[Any]]] = []  # the FETCH responses: (uid, items)
@@ -108,6 +105,17 @@ async def store(s: ImapSession, cmd: C.Store, out: list[bytes]) -> Done:
     if expunged:
         return Done("Some messages were expunged", "EXPUNGEISSUED", "NO")
     return Done("STORE completed")
+
+
+def _update(
+    tx: MailTransaction, acct: int, eid: int, cmd: C.Store, keywords: tuple[str, ...]
+) -> Ref:
+    if_modseq = cmd.unchanged_since or 0
+    if cmd.mode == "SET":
+        return tx.update_email(acct, eid, keywords_set=keywords, if_modseq=if_modseq)
+    if cmd.mode == "ADD":
+        return tx.update_email(acct, eid, keywords_add=keywords, if_modseq=if_modseq)
+    return tx.update_email(acct, eid, keywords_remove=keywords, if_modseq=if_modseq)
 
 
 HANDLERS: dict[type[C.Command], Any] = {C.Store: store}

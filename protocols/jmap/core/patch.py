@@ -16,8 +16,8 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
-from . import pointer
 from .errors import SET_INVALID_PATCH, SetError
+from .pointer import PointerError, split
 
 
 def _invalid(description: str) -> SetError:
@@ -31,8 +31,8 @@ def patch_paths(patch: Any) -> dict[tuple[str, ...], Any]:
     paths: dict[tuple[str, ...], Any] = {}
     for key, value in patch.items():
         try:
-            tokens = pointer.split("/" + key)
-        except pointer.PointerError as exc:
+            tokens = split("/" + key)
+        except PointerError as exc:
             raise _invalid(f"Bad path {key!r}: {exc}.") from None
         if any(t == "" for t in tokens):
             raise _invalid(f"Bad path {key!r}: empty segment.")
@@ -118,8 +118,8 @@ def drop_unchanged(
     paths: dict[str, tuple[str, ...]] = {}
     for key in patch:
         try:
-            paths[key] = pointer.split("/" + key) if isinstance(key, str) else ()
-        except pointer.PointerError:
+            paths[key] = split("/" + key) if isinstance(key, str) else ()
+        except PointerError:
             return patch
     fixed = {tokens[0] for tokens in paths.values() if tokens and tokens[0] not in mutable}
     if not fixed:

@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from . import pointer
 from .errors import INVALID_RESULT_REFERENCE, MethodError, invalid_arguments
+from .pointer import PointerError, evaluate
 from .request import Invocation
 
 
@@ -40,8 +40,8 @@ def resolve_reference(ref: Any, responses: Sequence[Invocation]) -> Any:
             f"The response to {ref['resultOf']!r} is {response.name!r}, not {ref['name']!r}."
         )
     try:
-        return pointer.evaluate(response.arguments, ref["path"])
-    except pointer.PointerError as exc:
+        return evaluate(response.arguments, ref["path"])
+    except PointerError as exc:
         raise _reference_error(f"Path {ref['path']!r} does not resolve: {exc}.") from None
 
 

@@ -10,9 +10,9 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from . import jsonio
 from .capabilities import CoreLimits
 from .errors import RequestProblem
+from .jsonio import JsonError, dumps, loads
 
 
 class Invocation(NamedTuple):
@@ -51,7 +51,7 @@ class Response:
         return out
 
     def to_bytes(self) -> bytes:
-        return jsonio.dumps(self.to_json())
+        return dumps(self.to_json())
 
 
 def request_too_large(limits: CoreLimits, size: int | None = None) -> RequestProblem:
@@ -94,8 +94,8 @@ def parse_request(body: bytes, *, limits: CoreLimits, capabilities: Collection[s
     """
     check_request_size(len(body), limits)
     try:
-        data = jsonio.loads(body)
-    except jsonio.JsonError as exc:
+        data = loads(body)
+    except JsonError as exc:
         raise RequestProblem.not_json(f"The request did not parse as I-JSON: {exc}") from None
     if not isinstance(data, dict):
         raise RequestProblem.not_request("The request must be a JSON object.")

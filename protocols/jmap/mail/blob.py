@@ -2,13 +2,14 @@
 
 Blob ids are ``store.ids.blob_id`` of the content's sha256, or a part blob id
 (``b<sha>_<partId>``, :mod:`.email_render`) naming the decoded content of a part of a stored
-message.  An account may read a blob only when ``store.blob_accessible`` says so: one of its
-emails references it, or it uploaded it and the upload has not expired.  :func:`read_blob` is
-the one place that enforces that for every write method that takes a ``blobId``.
+message.  A token may read a blob only when the mail service says so (``MailService.blob``:
+the token sees the account, and one of its emails references the blob or it uploaded it and the
+upload has not expired).  :func:`read_blob` is the one place that asks, for every method that
+takes a ``blobId``.
 
-Blob/upload stores each blob with ``UploadBlob(hold_until = now + upload_ttl)``; its creation id
-is added to the request's ``createdIds`` so later calls may use ``"#creationId"`` as a blob id
-(RFC 9404 §4.1).
+Blob/upload stores each blob through the service's ``upload_blob(hold_until = now +
+upload_ttl)``; its creation id is added to the request's ``createdIds`` so later calls may use
+``"#creationId"`` as a blob id (RFC 9404 §4.1).
 """
 
 from __future__ import annotations
@@ -18,15 +19,11 @@ import hashlib
 from collections.abc import Mapping
 from typing import Any, Final
 
-from store.batch import UploadBlob
+from protocols.mail import AccessToken, MailService
 from store.ids import blob_id, object_id, parse_blob_id
-from store.leveldb import Store
 
 from ..context import JmapContext
 from ..core import (
-    BLOB,
-    CORE,
-    Dispatcher,
     MethodCall,
     MethodError,
     SetError,
@@ -39,7 +36,7 @@ from ..core import (
     set_error_for,
 )
 from .email_render import parse_part_blob_id, part_content
-from .write import context_of, write_ops
+from .write import Step, context_of
 
 GET_PROPERTIES: Final = frozenset(
     {"data", "data:asText", "data:asBase64", "digest:sha", "digest:sha-256", "size"}
@@ -56,26 +53,24 @@ def resolve_blob_ref(value: str, created_ids: Mapping[str, str]) -> str | None:
     return value
 
 
-def read_blob(store: Store, acct: int, ident: str, now: int) -> bytes | None:
-    """The octets of blob ``ident`` if the account may read it, else None."""
+def read_blob(mail: MailService, token: AccessToken, acct: int, ident: str) -> bytes | None:
+    """The octets of blob ``ident`` if the token may read it in the account, else None."""
     sha = parse_blob_id(ident)
     if sha is not None:
-        return store.blob(sha) if store.blob_accessible(acct, sha, now) else None
+        return mail.blob(token, acct, sha)
     part = parse_part_blob_id(ident)
-    if part is None or not store.blob_accessible(acct, part[0], now):
-        return None
-    raw = store.blob(part[0])
-    found = part_content(raw, part[1]) if raw is not None else None
+    raw = mail.blob(token, acct, part[0]) if part is not None else None
+    found = part_content(raw, part[1]) if raw is not None and part is not None else None
     return None if found is None else found[0]
 
 
 def blob_reader(ctx: JmapContext, acct: int, created_ids: Mapping[str, str]) -> Any:
     """A ``blobId → bytes | None`` function for this account and request."""
-    now = ctx.services.now()
+    mail, token = ctx.services.mail, ctx.access
 
     def read(ident: str) -> bytes | None:
         resolved = resolve_blob_ref(ident, created_ids)
-        return None if resolved is None else read_blob(ctx.store, acct, resolved, now)
+        return None if resolved is None else read_blob(mail, token, acct, resolved)
 
     return read
 
@@ -160,21 +155,21 @@ async def blob_upload(call: MethodCall) -> list[tuple[str, dict[str, Any]]]:
         local[cid] = data
         types[cid] = kind
     created: dict[str, dict[str, Any]] = {}
-    if local:
-        now = ctx.services.now()
-        hold = now + ctx.services.limits.upload_ttl
-        order = list(local)
-        shas = {cid: hashlib.sha256(local[cid]).digest() for cid in order}
-        applied = await write_ops(
-            ctx, [UploadBlob(acct, shas[cid], local[cid], hold) for cid in order]
-        )
-        for cid, result in zip(order, applied.results, strict=True):
-            if result.error is not None:
-                not_created[cid] = set_error_for(result.error)
-                continue
-            ident = blob_id(shas[cid])
-            call.created_ids[cid] = ident
-            created[cid] = {"id": ident, "type": types[cid], "size": len(local[cid])}
+    now = ctx.services.now()
+    hold = now + ctx.services.limits.upload_ttl
+    step: Step[tuple[str, bytes]] = Step(ctx, now)
+    for cid, data in local.items():
+        sha = hashlib.sha256(data).digest()
+        refused = step.add((cid, sha), step.tx.upload_blob, acct, sha, data, hold)
+        if refused is not None:
+            not_created[cid] = refused
+    for (cid, sha), result in await step.commit():
+        if result.error is not None:
+            not_created[cid] = set_error_for(result.error)
+            continue
+        ident = blob_id(sha)
+        call.created_ids[cid] = ident
+        created[cid] = {"id": ident, "type": types[cid], "size": len(local[cid])}
     return [
         (
             "Blob/upload",
@@ -267,7 +262,6 @@ async def blob_lookup(call: MethodCall) -> list[tuple[str, dict[str, Any]]]:
     if unknown:
         raise MethodError("unknownDataType", f"Unknown type names: {', '.join(unknown)}.")
     ids = get_id_list(args["ids"], "ids", allow_ref=True)
-    now = ctx.services.now()
     wanted: dict[str, bytes] = {}
     not_found: list[str] = []
     for ident in ids:
@@ -277,7 +271,7 @@ async def blob_lookup(call: MethodCall) -> list[tuple[str, dict[str, Any]]]:
             sha = parse_blob_id(resolved)
             if sha is None and (part := parse_part_blob_id(resolved)) is not None:
                 sha = part[0]
-        if sha is None or not ctx.store.blob_accessible(acct, sha, now):
+        if sha is None or not ctx.services.mail.may_read_blob(ctx.access, acct, sha):
             not_found.append(ident)
         else:
             wanted[ident] = sha
@@ -323,23 +317,21 @@ async def blob_copy(call: MethodCall) -> list[tuple[str, dict[str, Any]]]:
     hold = now + ctx.services.limits.upload_ttl
     copied: dict[str, str] = {}
     not_copied: dict[str, dict[str, Any]] = {}
-    ops: list[UploadBlob] = []
-    order: list[tuple[str, str]] = []
+    step: Step[tuple[str, str]] = Step(ctx, now)
     for ident in ids:
         data = read(ident)
         if data is None:
             not_copied[ident] = SetError("notFound", f"Blob {ident!r} not found.").to_json()
             continue
         sha = hashlib.sha256(data).digest()
-        ops.append(UploadBlob(to_acct, sha, data, hold))
-        order.append((ident, blob_id(sha)))
-    if ops:
-        applied = await write_ops(ctx, ops)
-        for (ident, new_id), result in zip(order, applied.results, strict=True):
-            if result.error is not None:
-                not_copied[ident] = set_error_for(result.error).to_json()
-            else:
-                copied[ident] = new_id
+        refused = step.add((ident, blob_id(sha)), step.tx.upload_blob, to_acct, sha, data, hold)
+        if refused is not None:
+            not_copied[ident] = refused.to_json()
+    for (ident, new_id), result in await step.commit():
+        if result.error is not None:
+            not_copied[ident] = set_error_for(result.error).to_json()
+        else:
+            copied[ident] = new_id
     return [
         (
             "Blob/copy",
@@ -351,10 +343,3 @@ async def blob_copy(call: MethodCall) -> list[tuple[str, dict[str, Any]]]:
             },
         )
     ]
-
-
-def register(dispatcher: Dispatcher) -> None:
-    dispatcher.register("Blob/upload", BLOB, blob_upload)
-    dispatcher.register("Blob/get", BLOB, blob_get)
-    dispatcher.register("Blob/lookup", BLOB, blob_lookup)
-    dispatcher.register("Blob/copy", CORE, blob_copy)

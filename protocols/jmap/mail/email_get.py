@@ -20,7 +20,7 @@ from protocols.jmap.core.errors import REQUEST_TOO_LARGE
 from store import Store
 from store.ids import blob_id, parse_object_id
 
-from .email_query import EmailRow, account_index, email_state, parsed_message, type_changes
+from .account_index import EmailRow, account_index, parsed_message
 from .email_render import (
     DEFAULT_BODY_PROPERTIES,
     DEFAULT_EMAIL_PROPERTIES,
@@ -32,6 +32,7 @@ from .email_render import (
     check_properties,
     render_email,
 )
+from .mail_changes import email_state, type_changes
 
 _BODY_ARGS = (
     "bodyProperties",
@@ -102,13 +103,20 @@ async def email_get(call: MethodCall) -> list[tuple[str, dict[str, Any]]]:
     else:
         wanted = list(args.ids)
     index = account_index(store, acct)
-    shape = (acct, properties, body_key(body))
+    # The token's view (who asks, with which rights) is part of every cache key below, so one
+    # token is never answered from another's.
+    shape = (acct, properties, body_key(body), ctx.view(acct))
     # The same ids with the same properties at the same index state (a client re-reading its
     # message list) give the same answer: kept until the next change to the account's emails.
     answer_key = ("Email/get", shape, tuple(wanted))
     answer = index.derived.get(answer_key)
     if answer is None:
-        answer = _get_many(ctx, acct, index.rows, wanted, shape, body)
+        # Rights are per account today: one check per call, not one per email in the loop
+        # (JmapContext.may_read); a token without the read right finds no email.
+        if ctx.may_read(acct):
+            answer = _get_many(ctx, acct, index.rows, wanted, shape, body)
+        else:
+            answer = (PreEncodedList(()), tuple(wanted))
         index.remember(answer_key, answer)
     found, not_found = answer  # found is shared by every answer from the cache: read-only
     return [
@@ -158,7 +166,9 @@ def _get_many(
 def render_stored(
     ctx: JmapContext, acct: int, eid: int | None, properties: tuple[str, ...], body: BodyOptions
 ) -> dict[str, Any] | None:
-    """Email ``eid`` rendered from its record and stored parse; None when it does not exist."""
+    """Email ``eid`` rendered from its record and stored parse; None when it does not exist.
+    The caller has checked the token once for the call (``JmapContext.may_read``, Email/get) or
+    read the email through the service (Email/set): this is Email/get's per-email loop."""
     store = ctx.store
     email = store.email(acct, eid) if eid is not None else None
     parsed = parsed_message(store, acct, eid) if email is not None and eid else None
@@ -179,12 +189,13 @@ def render_stored(
 # An Email object is a pure function of (a) the email's mutable fields, all of which are in its
 # account-index row (thread, size, receivedAt, keywords, mailbox ids, blob), (b) its immutable
 # blob and stored parse, and (c) the requested properties and body options.  So a rendering
-# keyed by (row, account, properties, body options) stays exact for as long as the row is
+# keyed by (row, account, properties, body options, view) stays exact for as long as the row is
 # current: any change to the email yields a different row and misses.
 MAX_RENDER_CACHE_BYTES: Final = 32 * 1024 * 1024
 MAX_RENDER_ENTRY_BYTES: Final = 64 * 1024
 
-Shape = tuple[int, tuple[str, ...], tuple[Any, ...]]
+# (account, properties, body options, the token's view: JmapContext.view)
+Shape = tuple[Any, ...]
 
 
 def body_key(body: BodyOptions) -> tuple[Any, ...]:

@@ -1,9 +1,10 @@
 """Email/import (RFC 8621 §4.8), Email/copy (§4.7, RFC 8620 §5.4) and Email/parse (§4.9).
 
 Import stores a blob the account may read (an upload, a part of one of its emails, or a
-``#creationId`` of a Blob/upload) as a new email: the message is parsed once and stored with
-``PutBlob`` + ``ImportEmail`` like every other arrival.  Copy re-links an existing email's blob
-and stored metadata into another account (no re-parsing); RFC 8620 §5.4 requires ``accountId``
+``#creationId`` of a Blob/upload) as a new email: the message is parsed once and stored through
+the mail service (``import_message``) like every other arrival.  Copy re-links an existing
+email's blob and stored metadata into another account (``copy_email``, no re-parsing), with
+the token's rights checked in both accounts; RFC 8620 §5.4 requires ``accountId``
 to differ from ``fromAccountId``, and a user may so far only reach their own account, so the
 method answers ``fromAccountNotFound``/``accountNotFound``/``invalidArguments`` until shared
 accounts exist — :func:`copy_emails` does the work between any two accounts.  Parse renders a
@@ -15,15 +16,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Final
 
-from protocols.mime import ParsedMessage, canonical_line_ends, parse_message
-from store.batch import ImportEmail
-from store.codec import unpack
+from protocols.mail import NewMessage
+from protocols.mime import canonical_line_ends, parse_message
 from store.ids import object_id, parse_object_id
 
 from ..context import JmapContext
 from ..core import (
-    MAIL,
-    Dispatcher,
     InvalidProperties,
     MethodCall,
     MethodError,
@@ -50,16 +48,15 @@ from .email_render import (
     render_email,
 )
 from .email_set import (
-    NewEmail,
     created_json,
     implicit_email_set,
-    import_ops,
     parse_keywords,
     parse_mailbox_ids,
     parse_placement,
     parse_received_at,
+    store_messages,
 )
-from .write import context_of, type_state, write_ops
+from .write import Step, context_of, type_state
 
 IMPORT_PROPERTIES: Final = frozenset({"blobId", "mailboxIds", "keywords", "receivedAt"})
 COPY_PROPERTIES: Final = frozenset({"id", "mailboxIds", "keywords", "receivedAt"})
@@ -77,7 +74,7 @@ def _state_of(ctx: JmapContext, acct: int) -> str:
 
 
 # -- Email/import (§4.8) -------------------------------------------------------------------------
-def _import_one(call: MethodCall, ctx: JmapContext, acct: int, obj: Any, now: int) -> NewEmail:
+def _import_one(call: MethodCall, ctx: JmapContext, acct: int, obj: Any, now: int) -> NewMessage:
     if not isinstance(obj, dict):
         raise invalid("blobId", "An EmailImport must be an object.")
     # RFC 8621 §4.8: "If the blobId, mailboxIds, or keywords properties are invalid (e.g.,
@@ -105,7 +102,7 @@ def _import_one(call: MethodCall, ctx: JmapContext, acct: int, obj: Any, now: in
         raise SetError(
             "invalidEmail", "The blob is not an RFC 5322 message.", properties=["blobId"]
         )
-    return NewEmail(raw, parsed, mailbox_ids, keywords, received_at)
+    return NewMessage(raw, parsed, mailbox_ids, keywords, received_at)
 
 
 async def email_import(call: MethodCall) -> list[tuple[str, dict[str, Any]]]:
@@ -124,28 +121,14 @@ async def email_import(call: MethodCall) -> list[tuple[str, dict[str, Any]]]:
     if args.get("ifInState") is not None:
         check_if_in_state(get_str(args["ifInState"], "ifInState"), old_state)
     now = ctx.services.now()
-    created: dict[str, dict[str, Any]] = {}
     not_created: dict[str, SetError] = {}
-    ops: list[Any] = []
-    order: list[tuple[str, NewEmail]] = []
+    news: list[tuple[str, NewMessage]] = []
     for cid, obj in emails.items():
         try:
-            new = _import_one(call, ctx, acct, obj, now)
+            news.append((cid, _import_one(call, ctx, acct, obj, now)))
         except SetError as err:
             not_created[cid] = err
-            continue
-        ops.extend(import_ops(acct, new, hold_until=now))
-        order.append((cid, new))
-    if ops:
-        applied = await write_ops(ctx, ops)
-        for n, (cid, new) in enumerate(order):
-            error = applied[2 * n].error or applied[2 * n + 1].error
-            if error is not None:
-                not_created[cid] = set_error_for(error)
-                continue
-            result = applied[2 * n + 1].value
-            call.created_ids[cid] = object_id("email", result.email_id)
-            created[cid] = created_json(result.email_id, result.thread_id, new.sha, len(new.raw))
+    created = await store_messages(call, ctx, acct, news, now, not_created)
     return [
         (
             "Email/import",
@@ -175,8 +158,8 @@ async def copy_emails(
     failed: dict[str, SetError] = {}
     originals: dict[str, str] = {}
     now = ctx.services.now()
-    ops: list[ImportEmail] = []
-    order: list[tuple[str, str, bytes, int]] = []
+    mail, token = ctx.services.mail, ctx.access
+    step: Step[tuple[str, str, bytes, int]] = Step(ctx, now)
     for cid, obj in create.items():
         try:
             if not isinstance(obj, dict):
@@ -191,8 +174,8 @@ async def copy_emails(
             ident = obj.get("id")
             resolved = resolve_blob_ref(ident, call.created_ids) if isinstance(ident, str) else None
             number = parse_object_id("email", resolved) if resolved else None
-            original = ctx.store.email(from_acct, number) if number is not None else None
-            metadata = ctx.store.metadata(from_acct, number) if number is not None else None
+            original = mail.email(token, from_acct, number) if number is not None else None
+            metadata = mail.metadata(token, from_acct, number) if number is not None else None
             if original is None or metadata is None or not isinstance(ident, str):
                 raise SetError("notFound", f"Email {ident!r} does not exist.")
             if "mailboxIds" not in obj:
@@ -207,32 +190,26 @@ async def copy_emails(
         except SetError as err:
             failed[cid] = err
             continue
-        parsed = ParsedMessage.from_wire(unpack(metadata))
-        references = tuple(dict.fromkeys((*parsed.in_reply_to, *parsed.references)))
-        ops.append(
-            ImportEmail(
-                to_acct,
-                original.blob,
-                original.size,
-                mailbox_ids,
-                keywords,
-                received_at,
-                metadata,
-                message_id=parsed.message_id[0] if parsed.message_id else "",
-                references=references,
-                subject=parsed.normalized_subject,
-            )
+        key = (cid, object_id("email", original.id), original.blob, original.size)
+        refused = step.add(
+            key,
+            step.tx.copy_email,
+            from_acct,
+            original.id,
+            to_acct,
+            mailbox_ids,
+            keywords=keywords,
+            received_at=received_at,
         )
-        order.append((cid, object_id("email", original.id), original.blob, original.size))
-    if ops:
-        applied = await write_ops(ctx, ops)
-        for (cid, original_id, sha, size), result in zip(order, applied.results, strict=True):
-            if result.error is not None:
-                failed[cid] = set_error_for(result.error)
-                continue
-            call.created_ids[cid] = object_id("email", result.value.email_id)
-            created[cid] = created_json(result.value.email_id, result.value.thread_id, sha, size)
-            originals[cid] = original_id
+        if refused is not None:
+            failed[cid] = refused
+    for (cid, original_id, sha, size), result in await step.commit():
+        if result.error is not None:
+            failed[cid] = set_error_for(result.error)
+            continue
+        call.created_ids[cid] = object_id("email", result.value.email_id)
+        created[cid] = created_json(result.value.email_id, result.value.thread_id, sha, size)
+        originals[cid] = original_id
     return created, failed, originals
 
 
@@ -361,9 +338,3 @@ async def email_parse(call: MethodCall) -> list[tuple[str, dict[str, Any]]]:
             },
         )
     ]
-
-
-def register(dispatcher: Dispatcher) -> None:
-    dispatcher.register("Email/import", MAIL, email_import)
-    dispatcher.register("Email/copy", MAIL, email_copy)
-    dispatcher.register("Email/parse", MAIL, email_parse)

@@ -1,36 +1,34 @@
 """Email/set (RFC 8621 §4.6).
 
-Create builds the message with :mod:`.email_build`, parses it once with ``protocols.mime`` (the
-metadata stored beside the blob, exactly as delivery does) and stores it with ``PutBlob`` +
-``ImportEmail``.  Update accepts only ``keywords`` and ``mailboxIds`` (whole, or one
-``keywords/$k`` / ``mailboxIds/<id>`` member at a time, RFC 8620 §5.3 PatchObject) and becomes
-one ``UpdateEmail``; every other property of an Email is immutable.  Destroy is ``DestroyEmail``.
-Creates, updates and destroys are one batch each, applied in that order (creation ids made by
-the creates may be updated or destroyed in the same call).
+Create builds the message with :mod:`.email_build`, parses it once with ``protocols.mime`` and
+stores it through the mail service (``MailTransaction.import_message`` of a ``NewMessage``: the
+one builder delivery and IMAP APPEND use too).  Update accepts only ``keywords`` and
+``mailboxIds`` (whole, or one ``keywords/$k`` / ``mailboxIds/<id>`` member at a time, RFC 8620
+§5.3 PatchObject) and becomes one ``update_email``; every other property of an Email is
+immutable.  Destroy is ``destroy_email``.  Creates, updates and destroys are one transaction
+each, committed in that order (creation ids made by the creates may be updated or destroyed in
+the same call).  The service checks the token's rights: a refusal is the object's SetError
+(``forbidden``, or ``notFound`` for what the token may not see).
 
-The helpers :func:`parse_mailbox_ids`, :func:`parse_keywords`, :func:`import_ops` and
-:func:`created_json` are shared with Email/import and Email/copy.
+The helpers :func:`parse_mailbox_ids`, :func:`parse_keywords` and :func:`created_json` are
+shared with Email/import and Email/copy.
 """
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import replace
 from typing import Any, Final
 
-from protocols.mime import ParsedMessage, parse_message
-from store.batch import DestroyEmail, ImportEmail, PutBlob, UpdateEmail
-from store.codec import pack
-from store.errors import ErrorKind
+from protocols.mail import ErrorKind, MailError, MailTransaction, NewMessage, Ref
+from protocols.mime import parse_message
 from store.ids import blob_id, object_id, parse_object_id
 
 from ..context import JmapContext
 from ..core import (
-    MAIL,
-    Dispatcher,
     InvalidProperties,
     MethodCall,
+    MethodError,
     SetError,
     SetResponse,
     check_if_in_state,
@@ -44,7 +42,7 @@ from .blob import blob_reader
 from .email_build import build_message, invalid, utc_date
 from .email_get import render_stored
 from .email_render import EMAIL_PROPERTIES, BodyOptions, parse_header_property
-from .write import MAX_KEYWORDS, MAX_MAILBOXES_PER_EMAIL, context_of, type_state, write_ops
+from .write import MAX_KEYWORDS, MAX_MAILBOXES_PER_EMAIL, Step, context_of, type_state
 
 SERVER_SET: Final = frozenset({"id", "blobId", "threadId", "size", "hasAttachment", "preview"})
 # §4.6: "the only properties that may be updated"; every other Email property is immutable.
@@ -67,10 +65,11 @@ def valid_keyword(word: str) -> bool:
 def mailbox_number(
     ctx: JmapContext, acct: int, ident: str, created_ids: Mapping[str, str]
 ) -> int | None:
-    """The mailbox behind an id or ``#creationId``, if it exists in the account."""
+    """The mailbox behind an id or ``#creationId``, if it exists in the account and the token
+    may see it."""
     resolved = created_ids.get(ident[1:]) if ident.startswith("#") else ident
     number = parse_object_id("mailbox", resolved) if resolved else None
-    if number is None or ctx.store.mailbox(acct, number) is None:
+    if number is None or ctx.services.mail.mailbox(ctx.access, acct, number) is None:
         return None
     return number
 
@@ -150,43 +149,6 @@ def parse_placement(
     return mailbox_ids, keywords, received_at
 
 
-@dataclass(frozen=True, slots=True)
-class NewEmail:
-    """What is needed to store one message as an email of an account."""
-
-    raw: bytes
-    parsed: ParsedMessage
-    mailbox_ids: tuple[int, ...]
-    keywords: tuple[str, ...]
-    received_at: int
-
-    @property
-    def sha(self) -> bytes:
-        return hashlib.sha256(self.raw).digest()
-
-
-def import_ops(acct: int, new: NewEmail, *, hold_until: int) -> tuple[PutBlob, ImportEmail]:
-    """``PutBlob`` + ``ImportEmail`` for a message (parsed once; metadata as delivery has it)."""
-    parsed = new.parsed
-    sha = new.sha
-    references = tuple(dict.fromkeys((*parsed.in_reply_to, *parsed.references)))
-    return (
-        PutBlob(sha, new.raw, hold_until=hold_until),
-        ImportEmail(
-            acct,
-            sha,
-            len(new.raw),
-            new.mailbox_ids,
-            new.keywords,
-            new.received_at,
-            pack(parsed.to_wire()),
-            message_id=parsed.message_id[0] if parsed.message_id else "",
-            references=references,
-            subject=parsed.normalized_subject,
-        ),
-    )
-
-
 def created_json(email_id: int, thread_id: int, sha: bytes, size: int) -> dict[str, Any]:
     """The server-set properties of a new Email (§4.6, §4.8)."""
     return {
@@ -200,7 +162,7 @@ def created_json(email_id: int, thread_id: int, sha: bytes, size: int) -> dict[s
 # -- create ------------------------------------------------------------------------------------
 def _new_email(
     call: MethodCall, ctx: JmapContext, acct: int, obj: dict[str, Any], now: int
-) -> NewEmail:
+) -> NewMessage:
     # RFC 8620 §5.3: the invalidProperties SetError lists every invalid property, so each
     # check runs whatever the others found.
     problems = InvalidProperties()
@@ -224,7 +186,7 @@ def _new_email(
     problems.check()
     if missing is not None:
         raise missing
-    return NewEmail(raw, parse_message(raw), mailbox_ids, keywords, received_at)
+    return NewMessage(raw, parse_message(raw), mailbox_ids, keywords, received_at)
 
 
 async def _create(
@@ -233,31 +195,45 @@ async def _create(
     created: dict[str, dict[str, Any]] = {}
     failed: dict[str, SetError] = {}
     now = ctx.services.now()
-    ops: list[PutBlob | ImportEmail] = []
-    order: list[tuple[str, NewEmail]] = []
+    news: list[tuple[str, NewMessage]] = []
     for cid, obj in create.items():
         try:
-            new = _new_email(call, ctx, acct, obj, now)
+            news.append((cid, _new_email(call, ctx, acct, obj, now)))
         except SetError as err:
             failed[cid] = err
-            continue
-        ops.extend(import_ops(acct, new, hold_until=now))
-        order.append((cid, new))
-    if ops:
-        applied = await write_ops(ctx, ops)
-        for n, (cid, new) in enumerate(order):
-            blob_res, import_res = applied[2 * n], applied[2 * n + 1]
-            error = blob_res.error or import_res.error
-            if error is not None:
-                failed[cid] = _store_error(error)
-                continue
-            result = import_res.value
-            call.created_ids[cid] = object_id("email", result.email_id)
-            created[cid] = created_json(result.email_id, result.thread_id, new.sha, len(new.raw))
+    created = await store_messages(call, ctx, acct, news, now, failed, _store_error)
     return created, failed
 
 
-def _store_error(error: Any) -> SetError:
+async def store_messages(
+    call: MethodCall,
+    ctx: JmapContext,
+    acct: int,
+    news: Iterable[tuple[str, NewMessage]],
+    now: int,
+    failed: dict[str, SetError],
+    store_error: Callable[[MailError], SetError] = set_error_for,
+) -> dict[str, dict[str, Any]]:
+    """Stores each new message (by creation id) as an email of ``acct``, in one transaction
+    (Email/set create, Email/import): the created Emails' server-set properties by creation id;
+    each refusal or failure goes into ``failed``."""
+    step: Step[tuple[str, NewMessage]] = Step(ctx, now)
+    for cid, new in news:
+        refused = step.add((cid, new), step.tx.import_message, acct, new)
+        if refused is not None:
+            failed[cid] = refused
+    created: dict[str, dict[str, Any]] = {}
+    for (cid, new), result in await step.commit():
+        if result.error is not None:
+            failed[cid] = store_error(result.error)
+            continue
+        email = result.value
+        call.created_ids[cid] = object_id("email", email.email_id)
+        created[cid] = created_json(email.email_id, email.thread_id, new.sha, len(new.raw))
+    return created
+
+
+def _store_error(error: MailError) -> SetError:
     if error.kind is ErrorKind.INVALID:
         return invalid("keywords", "The store refused the keywords or mailboxes.")
     return set_error_for(error)
@@ -266,11 +242,13 @@ def _store_error(error: Any) -> SetError:
 # -- update ------------------------------------------------------------------------------------
 def _update_op(
     call: MethodCall, ctx: JmapContext, acct: int, email_id: int, patch: Any
-) -> UpdateEmail:
-    email = ctx.store.email(acct, email_id)
+) -> Callable[[MailTransaction], Ref]:
+    """The service call that applies ``patch`` to the email (SetError if it is invalid)."""
+    email = ctx.services.mail.email(ctx.access, acct, email_id)
     if email is None:
         raise SetError("notFound", "The email does not exist.")
-    op = UpdateEmail(acct, email_id)
+    keywords_set: tuple[str, ...] | None = None
+    mailboxes_set: tuple[int, ...] | None = None
     patch = drop_unchanged(patch, MUTABLE, lambda names: _shown(ctx, acct, email_id, names, patch))
     keywords = set(email.keywords)
     mailboxes = {m for m, _ in email.mailboxes}
@@ -289,7 +267,7 @@ def _update_op(
         with problems.collecting():
             if prop == "keywords" and len(path) == 1:
                 keywords = set(parse_keywords(value))
-                op = replace(op, keywords_set=tuple(sorted(keywords)))
+                keywords_set = tuple(sorted(keywords))
             elif prop == "keywords" and len(path) == 2:
                 word = path[1]
                 if not valid_keyword(word) or value not in (True, None):
@@ -300,7 +278,7 @@ def _update_op(
                 (add_kw if value else del_kw).append(word.lower())
             elif prop == "mailboxIds" and len(path) == 1:
                 mailboxes = set(parse_mailbox_ids(ctx, acct, value, call.created_ids))
-                op = replace(op, mailboxes_set=tuple(sorted(mailboxes)))
+                mailboxes_set = tuple(sorted(mailboxes))
             elif prop == "mailboxIds" and len(path) == 2:
                 number = mailbox_number(ctx, acct, path[1], call.created_ids)
                 if value not in (True, None) or (value and number is None):
@@ -312,9 +290,9 @@ def _update_op(
             else:
                 raise invalid("/".join(path), f"{'/'.join(path)!r} is immutable (§4.6).")
     problems.check()
-    if op.keywords_set is not None and (add_kw or del_kw):
+    if keywords_set is not None and (add_kw or del_kw):
         raise SetError("invalidPatch", "keywords is set whole and by member.")
-    if op.mailboxes_set is not None and (add_mb or del_mb):
+    if mailboxes_set is not None and (add_mb or del_mb):
         raise SetError("invalidPatch", "mailboxIds is set whole and by member.")
     keywords = (keywords | set(add_kw)) - set(del_kw)
     mailboxes = (mailboxes | set(add_mb)) - set(del_mb)
@@ -324,12 +302,15 @@ def _update_op(
         raise SetError("tooManyMailboxes", f"At most {MAX_MAILBOXES_PER_EMAIL} mailboxes.")
     if not mailboxes:
         raise invalid("mailboxIds", "An email must stay in at least one mailbox.")
-    return replace(
-        op,
+    return lambda tx: tx.update_email(
+        acct,
+        email_id,
         keywords_add=tuple(add_kw),
         keywords_remove=tuple(del_kw),
+        keywords_set=keywords_set,
         mailboxes_add=tuple(add_mb),
         mailboxes_remove=tuple(del_mb),
+        mailboxes_set=mailboxes_set,
     )
 
 
@@ -356,25 +337,22 @@ async def _update(
 ) -> tuple[dict[str, dict[str, Any] | None], dict[str, SetError]]:
     updated: dict[str, dict[str, Any] | None] = {}
     failed: dict[str, SetError] = {}
-    ops: list[UpdateEmail] = []
-    order: list[str] = []
+    step: Step[str] = Step(ctx)
     for ident, patch in update.items():
         number = _email_number(ident, call.created_ids)
         try:
             if number is None:
                 raise SetError("notFound", f"Email {ident!r} does not exist.")
-            ops.append(_update_op(call, ctx, acct, number, patch))
+            refused = step.add(ident, _update_op(call, ctx, acct, number, patch), step.tx)
         except SetError as err:
-            failed[ident] = err
-            continue
-        order.append(ident)
-    if ops:
-        applied = await write_ops(ctx, ops)
-        for ident, result in zip(order, applied.results, strict=True):
-            if result.error is not None:
-                failed[ident] = _store_error(result.error)
-            else:
-                updated[ident] = None
+            refused = err
+        if refused is not None:
+            failed[ident] = refused
+    for ident, result in await step.commit():
+        if result.error is not None:
+            failed[ident] = _store_error(result.error)
+        else:
+            updated[ident] = None
     return updated, failed
 
 
@@ -383,22 +361,20 @@ async def _destroy(
 ) -> tuple[list[str], dict[str, SetError]]:
     destroyed: list[str] = []
     failed: dict[str, SetError] = {}
-    ops: list[DestroyEmail] = []
-    order: list[str] = []
+    step: Step[str] = Step(ctx)
     for ident in destroy:
         number = _email_number(ident, call.created_ids)
-        if number is None or ctx.store.email(acct, number) is None:
+        if number is None or ctx.services.mail.email(ctx.access, acct, number) is None:
             failed[ident] = SetError("notFound", f"Email {ident!r} does not exist.")
             continue
-        ops.append(DestroyEmail(acct, number))
-        order.append(ident)
-    if ops:
-        applied = await write_ops(ctx, ops)
-        for ident, result in zip(order, applied.results, strict=True):
-            if result.error is not None:
-                failed[ident] = set_error_for(result.error)
-            else:
-                destroyed.append(ident)
+        refused = step.add(ident, step.tx.destroy_email, acct, number)
+        if refused is not None:
+            failed[ident] = refused
+    for ident, result in await step.commit():
+        if result.error is not None:
+            failed[ident] = set_error_for(result.error)
+        else:
+            destroyed.append(ident)
     return destroyed, failed
 
 
@@ -413,7 +389,7 @@ async def email_set(call: MethodCall) -> list[tuple[str, dict[str, Any]]]:
 
     def destroyable(ident: str) -> bool:
         number = _email_number(ident, call.created_ids)
-        return number is not None and ctx.store.email(acct, number) is not None
+        return number is not None and ctx.services.mail.email(ctx.access, acct, number) is not None
 
     update, will_destroy = split_will_destroy(
         args.update, args.destroy, call.created_ids, destroyable
@@ -428,14 +404,8 @@ async def email_set(call: MethodCall) -> list[tuple[str, dict[str, Any]]]:
 async def implicit_email_set(call: MethodCall, args: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     """An Email/set made on the client's behalf (RFC 8620 §5.4 onSuccessDestroyOriginal,
     RFC 8621 §7.5 onSuccessUpdateEmail): its response, or the method error it raised."""
-    from ..core import MethodError
-
     inner = replace(call, name="Email/set", args=args)
     try:
         return (await email_set(inner))[0]
     except MethodError as err:
         return ("error", err.to_json())
-
-
-def register(dispatcher: Dispatcher) -> None:
-    dispatcher.register("Email/set", MAIL, email_set)

@@ -1,7 +1,8 @@
 """Identity/get, /changes and /set (RFC 8621 §6).
 
-Identities are generic store objects of type ``"Identity"`` (``SetObject``), their value a
-msgpack map of the Identity's properties; ids are ``store.ids.object_id("object", n)``.  Every
+Identities are generic store objects of type ``"Identity"``, written and read through the mail
+service (``set_object`` / ``destroy_object`` / ``objects``), their value a map of the Identity's
+properties; ids are ``store.ids.object_id("object", n)``.  Every
 account has a default identity (its primary address, ``mayDelete`` false) created lazily by the
 first Identity/get or EmailSubmission that needs one.  An identity's ``email`` must be one of
 the principal's addresses (``forbiddenFrom`` otherwise, §6.3) and is immutable.
@@ -12,14 +13,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Final
 
-from store.batch import DestroyObject, SetObject
-from store.codec import pack, unpack
+from protocols.mail import MailTransaction
 from store.ids import parse_object_id
 
 from ..context import JmapContext
 from ..core import (
-    SUBMISSION,
-    Dispatcher,
     MethodCall,
     SetError,
     SetResponse,
@@ -33,12 +31,13 @@ from ..core import (
 )
 from .email_build import invalid
 from .write import (
+    Step,
     context_of,
     object_id_str,
     standard_changes,
     standard_get,
     type_state,
-    write_ops,
+    write_one,
 )
 
 TYPE: Final = "Identity"
@@ -64,7 +63,7 @@ MUTABLE: Final = frozenset(PROPERTIES) - SERVER_SET - {"email"}  # email is immu
 
 
 def load_identities(ctx: JmapContext, acct: int) -> dict[int, dict[str, Any]]:
-    return {oid: dict(unpack(value)) for oid, value in ctx.store.objects(acct, TYPE)}
+    return {oid: dict(value) for oid, value in ctx.services.mail.objects(ctx.access, acct, TYPE)}
 
 
 async def ensure_default(ctx: JmapContext, acct: int) -> dict[int, dict[str, Any]]:
@@ -81,7 +80,7 @@ async def ensure_default(ctx: JmapContext, acct: int) -> dict[int, dict[str, Any
         "email": principal.emails[0],
         "mayDelete": False,
     }
-    result = (await write_ops(ctx, [SetObject(acct, TYPE, 0, pack(value))]))[0]
+    result = await write_one(ctx, MailTransaction.set_object, acct, TYPE, 0, value)
     if result.error is not None:
         raise result.error
     return load_identities(ctx, acct)
@@ -179,7 +178,7 @@ async def identity_set(call: MethodCall) -> list[tuple[str, dict[str, Any]]]:
     addresses = allowed_addresses(ctx)
 
     # create
-    order: list[tuple[str, dict[str, Any]]] = []
+    creates: Step[tuple[str, dict[str, Any]]] = Step(ctx)
     for cid, obj in args.create.items():
         try:
             bad = sorted(SERVER_SET & obj.keys())
@@ -196,23 +195,23 @@ async def identity_set(call: MethodCall) -> list[tuple[str, dict[str, Any]]]:
         except SetError as err:
             response.not_created[cid] = err
             continue
-        order.append((cid, value))
-    if order:
-        applied = await write_ops(ctx, [SetObject(acct, TYPE, 0, pack(v)) for _, v in order])
-        for (cid, value), result in zip(order, applied.results, strict=True):
-            if result.error is not None:
-                response.not_created[cid] = set_error_for(result.error)
-                continue
-            call.created_ids[cid] = object_id_str(result.value)
-            out: dict[str, Any] = {"id": object_id_str(result.value), "mayDelete": True}
-            for prop, default in DEFAULTS.items():
-                if prop not in args.create[cid]:
-                    out[prop] = default
-            response.created[cid] = out
-            identities[result.value] = value
+        refused = creates.add((cid, value), creates.tx.set_object, acct, TYPE, 0, value)
+        if refused is not None:
+            response.not_created[cid] = refused
+    for (cid, value), result in await creates.commit():
+        if result.error is not None:
+            response.not_created[cid] = set_error_for(result.error)
+            continue
+        call.created_ids[cid] = object_id_str(result.value)
+        out: dict[str, Any] = {"id": object_id_str(result.value), "mayDelete": True}
+        for prop, default in DEFAULTS.items():
+            if prop not in args.create[cid]:
+                out[prop] = default
+        response.created[cid] = out
+        identities[result.value] = value
 
     # update
-    updates: list[tuple[str, int, dict[str, Any]]] = []
+    updates: Step[tuple[str, int, dict[str, Any]]] = Step(ctx)
 
     def destroyable(ident: str) -> bool:
         number = _number(ident, call.created_ids)
@@ -245,18 +244,20 @@ async def identity_set(call: MethodCall) -> list[tuple[str, dict[str, Any]]]:
         if value == current:
             response.updated[ident] = None  # sent back as is: no write, no new state
             continue
-        updates.append((ident, number, value))
-    if updates:
-        applied = await write_ops(ctx, [SetObject(acct, TYPE, n, pack(v)) for _, n, v in updates])
-        for (ident, number, value), result in zip(updates, applied.results, strict=True):
-            if result.error is not None:
-                response.not_updated[ident] = set_error_for(result.error)
-            else:
-                response.updated[ident] = None
-                identities[number] = value
+        refused = updates.add(
+            (ident, number, value), updates.tx.set_object, acct, TYPE, number, value
+        )
+        if refused is not None:
+            response.not_updated[ident] = refused
+    for (ident, number, value), result in await updates.commit():
+        if result.error is not None:
+            response.not_updated[ident] = set_error_for(result.error)
+        else:
+            response.updated[ident] = None
+            identities[number] = value
 
     # destroy
-    destroys: list[tuple[str, int]] = []
+    destroys: Step[str] = Step(ctx)
     for ident in args.destroy:
         number = _number(ident, call.created_ids)
         if number is None or number not in identities:
@@ -266,19 +267,13 @@ async def identity_set(call: MethodCall) -> list[tuple[str, dict[str, Any]]]:
                 "forbidden", "This identity may not be deleted."
             )
         else:
-            destroys.append((ident, number))
-    if destroys:
-        applied = await write_ops(ctx, [DestroyObject(acct, TYPE, n) for _, n in destroys])
-        for (ident, _), result in zip(destroys, applied.results, strict=True):
-            if result.error is not None:
-                response.not_destroyed[ident] = set_error_for(result.error)
-            else:
-                response.destroyed.append(ident)
+            refused = destroys.add(ident, destroys.tx.destroy_object, acct, TYPE, number)
+            if refused is not None:
+                response.not_destroyed[ident] = refused
+    for ident, result in await destroys.commit():
+        if result.error is not None:
+            response.not_destroyed[ident] = set_error_for(result.error)
+        else:
+            response.destroyed.append(ident)
     response.new_state = type_state(ctx, acct, TYPE)
     return [("Identity/set", response.to_json())]
-
-
-def register(dispatcher: Dispatcher) -> None:
-    dispatcher.register("Identity/get", SUBMISSION, identity_get)
-    dispatcher.register("Identity/changes", SUBMISSION, identity_changes)
-    dispatcher.register("Identity/set", SUBMISSION, identity_set)

@@ -1,10 +1,12 @@
 """Mailbox/get (RFC 8621 §2.1), Mailbox/changes (§2.2), Mailbox/query (§2.3) and
 Mailbox/queryChanges (§2.4).
 
-Counts come from the account index (:mod:`.email_query`), so ``unreadEmails`` follows the RFC
+Counts come from the account index (:mod:`.account_index`), so ``unreadEmails`` follows the RFC
 exactly (neither ``$seen`` nor ``$draft``) and the thread counts are real: ``totalThreads`` is
 the number of threads with an email in the mailbox, ``unreadThreads`` the number of threads with
-an unread email in the mailbox (the "simplest solution" §2 describes).
+an unread email in the mailbox (the "simplest solution" §2 describes).  The mailboxes are those
+the token may see and ``myRights`` its rights on each (``MailService.mailboxes`` / ``rights``,
+mapped by :func:`protocols.mail.jmap_rights`: rights are computed in one place).
 """
 
 from __future__ import annotations
@@ -33,11 +35,14 @@ from protocols.jmap.core import (
 )
 from protocols.jmap.core.changes import check_since_state
 from protocols.jmap.core.errors import UNSUPPORTED_FILTER, UNSUPPORTED_SORT
+from protocols.mail import jmap_rights
 from store.ids import object_id, parse_object_id
 from store.models import Mailbox
 
-from .email_query import COLLATIONS, AccountIndex, account_index, type_changes
+from .account_index import AccountIndex, account_index
 from .email_render import PreEncoded, PreEncodedList
+from .email_sort import COLLATIONS
+from .mail_changes import type_changes
 
 PROPERTIES: Final = (
     "id",
@@ -53,18 +58,6 @@ PROPERTIES: Final = (
     "isSubscribed",
 )
 COUNTS: Final = ("totalEmails", "unreadEmails", "totalThreads", "unreadThreads")
-# The account owner may do everything (RFC 8621 §2 MailboxRights).
-OWNER_RIGHTS: Final = {
-    "mayReadItems": True,
-    "mayAddItems": True,
-    "mayRemoveItems": True,
-    "maySetSeen": True,
-    "maySetKeywords": True,
-    "mayCreateChild": True,
-    "mayRename": True,
-    "mayDelete": True,
-    "maySubmit": True,
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +73,10 @@ def mailbox_counts(index: AccountIndex) -> dict[int, Counts]:
     return {m: Counts(*c) for m, c in index.mailbox_counts().items()}
 
 
-def mailbox_json(mb: Mailbox, counts: Counts | None, properties: Iterable[str]) -> dict[str, Any]:
+def mailbox_json(
+    mb: Mailbox, counts: Counts | None, properties: Iterable[str], rights: dict[str, bool]
+) -> dict[str, Any]:
+    """The Mailbox object (RFC 8621 §2) with ``rights`` (``jmap_rights``) as ``myRights``."""
     c = counts or Counts()
     values: dict[str, Any] = {
         "id": object_id("mailbox", mb.id),
@@ -92,7 +88,7 @@ def mailbox_json(mb: Mailbox, counts: Counts | None, properties: Iterable[str]) 
         "unreadEmails": c.unread,
         "totalThreads": c.threads,
         "unreadThreads": c.unread_threads,
-        "myRights": dict(OWNER_RIGHTS),
+        "myRights": rights,
         "isSubscribed": mb.subscribed,
     }
     return {p: values[p] for p in properties}
@@ -119,9 +115,9 @@ async def mailbox_get(call: MethodCall) -> list[tuple[str, dict[str, Any]]]:
     index = account_index(ctx.store, acct)
     # The answer depends on the mailboxes (their state is in the key) and on the counts, which
     # change only with the account's emails (which clear index.derived): a client polling its
-    # folder list is answered without re-reading and re-encoding every mailbox.  The principal
-    # is in the key because myRights are the caller's rights.
-    key = ("Mailbox/get", ctx.principal.id, state, properties, args.ids)
+    # folder list is answered without re-reading and re-encoding every mailbox.  The token's
+    # view (principal and rights) is in the key: which mailboxes it sees and myRights are its.
+    key = ("Mailbox/get", ctx.view(acct), state, properties, args.ids)
     answer = index.derived.get(key)
     if answer is None:
         answer = _get_many(ctx, acct, index, properties, args.ids)
@@ -147,11 +143,19 @@ def _get_many(
     properties: Sequence[str],
     ids: Sequence[str] | None,
 ) -> tuple[PreEncodedList, tuple[str, ...]]:
-    boxes = {object_id("mailbox", mb.id): mb for mb in ctx.store.mailboxes(acct)}
+    mail, token = ctx.services.mail, ctx.access
+    boxes = {object_id("mailbox", mb.id): mb for mb in mail.mailboxes(token, acct)}
     counts = mailbox_counts(index) if any(p in COUNTS for p in properties) else {}
     wanted = list(boxes) if ids is None else list(ids)
     found = PreEncodedList(
-        _pre_encoded(mailbox_json(boxes[i], counts.get(boxes[i].id), properties))
+        _pre_encoded(
+            mailbox_json(
+                boxes[i],
+                counts.get(boxes[i].id),
+                properties,
+                jmap_rights(mail.rights(token, acct, boxes[i].id)),
+            )
+        )
         for i in wanted
         if i in boxes
     )
@@ -339,7 +343,7 @@ async def mailbox_query(call: MethodCall) -> list[tuple[str, dict[str, Any]]]:
     acct = ctx.account(q.account_id)
     state = _state(ctx, acct)
     results = mailbox_results(
-        ctx.store.mailboxes(acct),
+        ctx.services.mail.mailboxes(ctx.access, acct),
         q.filter,
         q.sort or (),
         sort_as_tree=sort_as_tree,
@@ -372,7 +376,7 @@ async def mailbox_query_changes(call: MethodCall) -> list[tuple[str, dict[str, A
                 if e.op == "c" and e.id not in changed:
                     created.add(e.id)
                 changed.add(e.id)
-    boxes = store.mailboxes(acct)
+    boxes = ctx.services.mail.mailboxes(ctx.access, acct)
     results = mailbox_results(
         boxes, q.filter, q.sort or (), sort_as_tree=sort_as_tree, filter_as_tree=filter_as_tree
     )

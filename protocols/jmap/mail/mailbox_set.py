@@ -2,9 +2,12 @@
 
 Creates run in rounds so that a ``parentId`` of ``"#creationId"`` may name a mailbox created
 earlier in the same call (RFC 8620 §5.3: creation ids are usable "in any Id property"); each
-round is one batch.  Updates are one batch, destroys another, children before parents so that a
-client may destroy a subtree in one call.  A name may not contain "/", the hierarchy delimiter
-IMAP shows (``protocols.imap.names``), so both protocols see the same tree.
+round is one mail-service transaction.  Updates are one transaction, destroys another, children
+before parents so that a client may destroy a subtree in one call.  The service checks the
+token's rights (a refusal is the mailbox's ``forbidden`` / ``notFound`` SetError), and
+``myRights`` is what :func:`protocols.mail.jmap_rights` computes from them.  A name may not
+contain "/", the hierarchy delimiter IMAP shows (``protocols.imap.names``), so both protocols
+see the same tree.
 """
 
 from __future__ import annotations
@@ -14,15 +17,12 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Final
 
-from store.batch import UNCHANGED, CreateMailbox, DestroyMailbox, UpdateMailbox
-from store.errors import ErrorKind, MailError
+from protocols.mail import UNCHANGED, ErrorKind, MailError, jmap_rights
 from store.ids import object_id, parse_object_id
 from store.models import Mailbox
 
 from ..context import JmapContext
 from ..core import (
-    MAIL,
-    Dispatcher,
     InvalidProperties,
     MethodCall,
     SetError,
@@ -35,10 +35,10 @@ from ..core import (
     set_error_for,
     split_will_destroy,
 )
-from .email_query import account_index
+from .account_index import account_index
 from .mailbox_read import PROPERTIES as MAILBOX_PROPERTIES
 from .mailbox_read import Counts, mailbox_counts, mailbox_json
-from .write import context_of, type_state, write_ops
+from .write import Step, context_of, type_state
 
 # IANA "JMAP Mailbox Roles" registry (RFC 8621 §10.5, RFC 9425/8887 era additions).
 ROLES: Final = frozenset(
@@ -63,17 +63,6 @@ SERVER_SET: Final = frozenset(
     {"id", "totalEmails", "unreadEmails", "totalThreads", "unreadThreads", "myRights"}
 )
 MAX_NAME: Final = 255
-MY_RIGHTS: Final = {
-    "mayReadItems": True,
-    "mayAddItems": True,
-    "mayRemoveItems": True,
-    "maySetSeen": True,
-    "maySetKeywords": True,
-    "mayCreateChild": True,
-    "mayRename": True,
-    "mayDelete": True,
-    "maySubmit": True,
-}
 
 
 def _invalid(prop: str, description: str) -> SetError:
@@ -117,7 +106,7 @@ def _check_parent(value: Any, ctx: JmapContext, acct: int, created: Mapping[str,
         raise _invalid("parentId", "parentId must be an Id or null.")
     ident = created.get(value[1:]) if value.startswith("#") else value
     number = parse_object_id("mailbox", ident) if ident else None
-    if number is None or ctx.store.mailbox(acct, number) is None:
+    if number is None or ctx.services.mail.mailbox(ctx.access, acct, number) is None:
         raise _invalid("parentId", f"parentId {value!r} is not a mailbox.")
     return number
 
@@ -227,7 +216,7 @@ async def _create(
             del pending[cid]
         mailboxes = ctx.store.mailboxes(acct)
         roles = {m.role for m in mailboxes if m.role}
-        ops: list[CreateMailbox] = []
+        step: Step[tuple[str, MailboxValues]] = Step(ctx)
         order: list[tuple[str, MailboxValues]] = []
         for cid, obj in ready.items():
             try:
@@ -250,19 +239,23 @@ async def _create(
             except SetError as err:
                 failed[cid] = err
                 continue
+            refused = step.add(
+                (cid, replace(values, parent=parent)),
+                step.tx.create_mailbox,
+                acct,
+                values.name,
+                parent_id=parent,
+                role=values.role or "",
+                sort_order=values.sort_order or 0,
+                subscribed=bool(values.subscribed),
+            )
+            if refused is not None:
+                failed[cid] = refused
+                continue
             if values.role:
                 roles.add(values.role)
-            subscribed = bool(values.subscribed)
-            ops.append(
-                CreateMailbox(
-                    acct, values.name, parent, values.role or "", values.sort_order or 0, subscribed
-                )
-            )
             order.append((cid, replace(values, parent=parent)))
-        if not ops:
-            continue
-        applied = await write_ops(ctx, ops)
-        for (cid, values), result in zip(order, applied.results, strict=True):
+        for (cid, values), result in await step.commit():
             if result.error is not None:
                 failed[cid] = _store_error(
                     result.error, ctx, acct, values.name, values.parent or 0, 0
@@ -276,7 +269,7 @@ async def _create(
                 "unreadEmails": 0,
                 "totalThreads": 0,
                 "unreadThreads": 0,
-                "myRights": dict(MY_RIGHTS),
+                "myRights": jmap_rights(ctx.services.mail.rights(ctx.access, acct, result.value)),
             }
             obj = create[cid]
             # RFC 8620 §5.3: properties the server set to a default are returned too.
@@ -292,10 +285,12 @@ async def _create(
     return created, failed
 
 
-def _shown(mailbox: Mailbox, counts: Counts | None) -> Callable[[set[str]], dict[str, Any]]:
+def _shown(
+    mailbox: Mailbox, counts: Counts | None, rights: dict[str, bool]
+) -> Callable[[set[str]], dict[str, Any]]:
     """The mailbox's properties as Mailbox/get shows them (for ``drop_unchanged``)."""
     return lambda names: mailbox_json(
-        mailbox, counts, [p for p in MAILBOX_PROPERTIES if p in names]
+        mailbox, counts, [p for p in MAILBOX_PROPERTIES if p in names], rights
     )
 
 
@@ -320,11 +315,10 @@ async def _update(
 ) -> tuple[dict[str, dict[str, Any] | None], dict[str, SetError]]:
     updated: dict[str, dict[str, Any] | None] = {}
     failed: dict[str, SetError] = {}
-    mailboxes = ctx.store.mailboxes(acct)
-    by_id = {m.id: m for m in mailboxes}
+    mailboxes = ctx.store.mailboxes(acct)  # every sibling, for the uniqueness checks
+    by_id = {m.id: m for m in ctx.services.mail.mailboxes(ctx.access, acct)}
     counts = mailbox_counts(account_index(ctx.store, acct)) if update else {}
-    ops: list[UpdateMailbox] = []
-    order: list[tuple[str, str, int, int]] = []
+    step: Step[tuple[str, str, int, int]] = Step(ctx)
     for ident, patch in update.items():
         number = _resolve(ident, call.created_ids)
         mailbox = by_id.get(number) if number is not None else None
@@ -332,7 +326,9 @@ async def _update(
             if mailbox is None:
                 raise SetError("notFound", f"Mailbox {ident!r} does not exist.")
             # RFC 8620 §5.3: unchanged server-set values may be sent back.
-            patch = drop_unchanged(patch, SETTABLE, _shown(mailbox, counts.get(mailbox.id)))
+            rights = ctx.services.mail.rights(ctx.access, acct, mailbox.id)
+            shown = _shown(mailbox, counts.get(mailbox.id), jmap_rights(rights))
+            patch = drop_unchanged(patch, SETTABLE, shown)
             paths = patch_paths(patch)
             # RFC 8620 §5.3: one SetError listing every invalid property.
             problems = InvalidProperties()
@@ -367,25 +363,24 @@ async def _update(
         except SetError as err:
             failed[ident] = err
             continue
-        ops.append(
-            UpdateMailbox(
-                acct,
-                mailbox.id,
-                name=values.name,
-                parent_id=UNCHANGED if values.parent is None else values.parent,
-                role=values.role,
-                sort_order=values.sort_order,
-                subscribed=values.subscribed,
-            )
+        refused = step.add(
+            (ident, name, parent, mailbox.id),
+            step.tx.update_mailbox,
+            acct,
+            mailbox.id,
+            name=values.name,
+            role=values.role,
+            sort_order=values.sort_order,
+            subscribed=values.subscribed,
+            parent_id=UNCHANGED if values.parent is None else values.parent,
         )
-        order.append((ident, name, parent, mailbox.id))
-    if ops:
-        applied = await write_ops(ctx, ops)
-        for (ident, name, parent, number), result in zip(order, applied.results, strict=True):
-            if result.error is not None:
-                failed[ident] = _store_error(result.error, ctx, acct, name, parent, number)
-            else:
-                updated[ident] = None
+        if refused is not None:
+            failed[ident] = refused
+    for (ident, name, parent, number), result in await step.commit():
+        if result.error is not None:
+            failed[ident] = _store_error(result.error, ctx, acct, name, parent, number)
+        else:
+            updated[ident] = None
     return updated, failed
 
 
@@ -403,7 +398,7 @@ async def _destroy(
 ) -> tuple[list[str], dict[str, SetError]]:
     destroyed: list[str] = []
     failed: dict[str, SetError] = {}
-    by_id = {m.id: m for m in ctx.store.mailboxes(acct)}
+    by_id = {m.id: m for m in ctx.services.mail.mailboxes(ctx.access, acct)}
     targets: list[tuple[str, Mailbox]] = []
     for ident in destroy:
         number = _resolve(ident, call.created_ids)
@@ -414,21 +409,22 @@ async def _destroy(
             targets.append((ident, mailbox))
     # Children first, so that a subtree destroyed in one call does not fail on mailboxHasChild.
     targets.sort(key=lambda t: -_depth(t[1], by_id))
-    if targets:
-        ops = [DestroyMailbox(acct, m.id, remove_emails=remove) for _, m in targets]
-        applied = await write_ops(ctx, ops)
-        for (ident, _), result in zip(targets, applied.results, strict=True):
-            error = result.error
-            if error is None:
-                destroyed.append(ident)
-            elif error.kind is ErrorKind.IN_USE:
-                failed[ident] = SetError(
-                    "mailboxHasEmail", "The mailbox has emails (see onDestroyRemoveEmails)."
-                )
-            elif error.kind is ErrorKind.HAS_CHILDREN:
-                failed[ident] = SetError("mailboxHasChild", "The mailbox has child mailboxes.")
-            else:
-                failed[ident] = set_error_for(error)
+    step: Step[str] = Step(ctx)
+    for ident, mailbox in targets:
+        refused = step.add(ident, step.tx.destroy_mailbox, acct, mailbox.id, remove_emails=remove)
+        if refused is not None:
+            failed[ident] = refused
+    for ident, result in await step.commit():
+        error = result.error
+        if error is None:
+            destroyed.append(ident)
+        elif error.kind is ErrorKind.IN_USE:
+            # Destroying a mailbox, "in use" means it still holds emails (RFC 8621 §2.5).
+            failed[ident] = SetError(
+                "mailboxHasEmail", "The mailbox has emails (see onDestroyRemoveEmails)."
+            )
+        else:
+            failed[ident] = set_error_for(error)  # HAS_CHILDREN is mailboxHasChild there
     return destroyed, failed
 
 
@@ -449,7 +445,9 @@ async def mailbox_set(call: MethodCall) -> list[tuple[str, dict[str, Any]]]:
 
     def destroyable(ident: str) -> bool:
         number = _resolve(ident, call.created_ids)
-        return number is not None and ctx.store.mailbox(acct, number) is not None
+        return (
+            number is not None and ctx.services.mail.mailbox(ctx.access, acct, number) is not None
+        )
 
     update, will_destroy = split_will_destroy(
         args.update, args.destroy, call.created_ids, destroyable
@@ -461,7 +459,3 @@ async def mailbox_set(call: MethodCall) -> list[tuple[str, dict[str, Any]]]:
     )
     response.new_state = type_state(ctx, acct, "Mailbox")
     return [("Mailbox/set", response.to_json())]
-
-
-def register(dispatcher: Dispatcher) -> None:
-    dispatcher.register("Mailbox/set", MAIL, mailbox_set)

@@ -26,17 +26,7 @@ from protocols.jmap.core.errors import REQUEST_TOO_LARGE
 from store.fts import Or, Query, Text
 from store.ids import parse_object_id
 
-from .email_query import check_filter
-
-_TEXT_FIELDS = {
-    "text": "text",
-    "from": "from",
-    "to": "to",
-    "cc": "cc",
-    "bcc": "bcc",
-    "subject": "subject",
-    "body": "body",
-}
+from .email_filter import TEXT_FIELDS, check_filter
 
 
 def highlight_terms(node: Filter | None) -> list[Query]:
@@ -47,9 +37,9 @@ def highlight_terms(node: Filter | None) -> list[Query]:
             return []
         return [q for c in node.conditions for q in highlight_terms(c)]
     return [
-        Text(_TEXT_FIELDS[k], v)
+        Text(TEXT_FIELDS[k], v)
         for k, v in node.fields.items()
-        if k in _TEXT_FIELDS and isinstance(v, str)
+        if k in TEXT_FIELDS and isinstance(v, str)
     ]
 
 
@@ -76,7 +66,7 @@ async def search_snippet_get(call: MethodCall) -> list[tuple[str, dict[str, Any]
     not_found: list[str] = []
     for ident in email_ids:
         eid = parse_object_id("email", ident)
-        if eid is None or ctx.store.email(acct, eid) is None:
+        if eid is None or ctx.services.mail.email(ctx.access, acct, eid) is None:
             not_found.append(ident)
             continue
         subject: str | None = None

@@ -5,7 +5,9 @@ accounts of this server by the delivery path LMTP uses, so its ``undoStatus`` is
 ``"final"`` and ``deliveryStatus`` records each recipient's real outcome.  There is no outbound
 relay yet: a submission with any recipient outside this server's domains is refused whole with
 ``forbiddenToSend`` (§7.5) rather than reported as sent and lost; none of its recipients gets
-it.  Submissions are generic store objects of type ``"EmailSubmission"``.
+it.  Submissions are generic store objects of type ``"EmailSubmission"``, written and read
+through the mail service; a failed recipient's ``smtpReply`` is the reply LMTP gives for the
+same error (``protocols.mail.smtp_status``, the one mapping).
 
 The envelope, when not given, is derived as §7 says: ``mailFrom`` from Sender, else From, else
 the identity's address; ``rcptTo`` the de-duplicated addresses of To, Cc and Bcc.  Bcc header
@@ -22,18 +24,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from protocols.lmtp.errors import reply_for_kind
+from protocols.mail import DELIVERED, MailTransaction, decode_metadata, smtp_status
 from protocols.mime import ParsedMessage
-from store.batch import DestroyObject, SetObject
-from store.codec import pack, unpack
 from store.ids import object_id, parse_object_id
 
 from ..context import JmapContext, SubmissionRecipient
 from ..core import (
-    SUBMISSION,
     AddedItem,
     Comparator,
-    Dispatcher,
     Filter,
     FilterCondition,
     FilterOperator,
@@ -60,12 +58,13 @@ from .email_build import invalid, utc_date
 from .email_set import implicit_email_set
 from .identity import ensure_default
 from .write import (
+    Step,
     context_of,
     object_id_str,
     standard_changes,
     standard_get,
     type_state,
-    write_ops,
+    write_one,
 )
 
 TYPE: Final = "EmailSubmission"
@@ -95,7 +94,7 @@ def _date(seconds: int) -> str:
 
 
 def _load(ctx: JmapContext, acct: int) -> dict[int, dict[str, Any]]:
-    return {oid: dict(unpack(v)) for oid, v in ctx.store.objects(acct, TYPE)}
+    return {oid: dict(v) for oid, v in ctx.services.mail.objects(ctx.access, acct, TYPE)}
 
 
 def _json(oid: int, value: Mapping[str, Any], properties: tuple[str, ...] | None) -> dict[str, Any]:
@@ -314,12 +313,13 @@ def _prepare(
     identity = identities[number]
     email_id = call.created_ids.get(email_ref[1:]) if email_ref.startswith("#") else email_ref
     email_number = parse_object_id("email", email_id) if email_id else None
-    email = ctx.store.email(acct, email_number) if email_number is not None else None
-    metadata = ctx.store.metadata(acct, email.id) if email is not None else None
-    raw = ctx.store.blob(email.blob) if email is not None else None
+    mail, token = ctx.services.mail, ctx.access
+    email = mail.email(token, acct, email_number) if email_number is not None else None
+    metadata = mail.metadata(token, acct, email.id) if email is not None else None
+    raw = mail.blob(token, acct, email.blob) if email is not None else None
     if email is None or metadata is None or raw is None:
         raise invalid("emailId", f"Email {email_ref!r} does not exist.")
-    parsed = ParsedMessage.from_wire(unpack(metadata))
+    parsed = decode_metadata(metadata)
     allowed = {a.lower() for a in ctx.principal.emails}
     if not parsed.from_:
         raise SetError("invalidEmail", "The email has no From address.", properties=["from"])
@@ -371,10 +371,10 @@ def delivery_status(results: list[SubmissionRecipient]) -> dict[str, dict[str, A
     out: dict[str, dict[str, Any]] = {}
     for r in results:
         if r.status == "delivered":
-            reply = "250 2.1.5 Delivered"
+            reply = str(DELIVERED)
         else:
-            kind = reply_for_kind(r.error.kind) if r.error is not None else None
-            reply = f"{kind.code} {kind.enhanced} {kind.text}" if kind else "554 5.0.0 Failed"
+            # The reply LMTP gives for the same failure (RFC 5321 §4.2, RFC 3463).
+            reply = str(smtp_status(r.error.kind)) if r.error is not None else "554 5.0.0 Failed"
         out[r.address] = {
             "smtpReply": reply,
             "delivered": _DELIVERED.get(r.status, "unknown"),
@@ -412,7 +412,7 @@ async def _create(
             "dsnBlobIds": [],
             "mdnBlobIds": [],
         }
-        result = (await write_ops(ctx, [SetObject(acct, TYPE, 0, pack(value))]))[0]
+        result = await write_one(ctx, MailTransaction.set_object, acct, TYPE, 0, value)
         if result.error is not None:
             response.not_created[cid] = set_error_for(result.error)
             continue
@@ -488,21 +488,21 @@ async def submission_set(call: MethodCall) -> list[tuple[str, dict[str, Any]]]:
             continue
         response.updated[ident] = None
         succeeded[ident] = str(stored[number]["emailId"])
-    destroys: list[tuple[str, int]] = []
+    destroys: Step[tuple[str, int]] = Step(ctx)
     for ident in args.destroy:
         number = _number(ident, call.created_ids)
         if number is None or number not in stored:
             response.not_destroyed[ident] = SetError("notFound", f"{ident!r} does not exist.")
         else:
-            destroys.append((ident, number))
-    if destroys:
-        applied = await write_ops(ctx, [DestroyObject(acct, TYPE, n) for _, n in destroys])
-        for (ident, number), result in zip(destroys, applied.results, strict=True):
-            if result.error is not None:
-                response.not_destroyed[ident] = set_error_for(result.error)
-            else:
-                response.destroyed.append(ident)
-                succeeded[ident] = str(stored[number]["emailId"])
+            refused = destroys.add((ident, number), destroys.tx.destroy_object, acct, TYPE, number)
+            if refused is not None:
+                response.not_destroyed[ident] = refused
+    for (ident, number), result in await destroys.commit():
+        if result.error is not None:
+            response.not_destroyed[ident] = set_error_for(result.error)
+        else:
+            response.destroyed.append(ident)
+            succeeded[ident] = str(stored[number]["emailId"])
     response.new_state = type_state(ctx, acct, TYPE)
     responses: list[tuple[str, dict[str, Any]]] = [("EmailSubmission/set", response.to_json())]
     update = {succeeded[k]: p for k, p in on_update.items() if k in succeeded}
@@ -515,11 +515,3 @@ async def submission_set(call: MethodCall) -> list[tuple[str, dict[str, Any]]]:
             set_args["destroy"] = destroy
         responses.append(await implicit_email_set(call, set_args))
     return responses
-
-
-def register(dispatcher: Dispatcher) -> None:
-    dispatcher.register("EmailSubmission/get", SUBMISSION, submission_get)
-    dispatcher.register("EmailSubmission/changes", SUBMISSION, submission_changes)
-    dispatcher.register("EmailSubmission/query", SUBMISSION, submission_query)
-    dispatcher.register("EmailSubmission/queryChanges", SUBMISSION, submission_query_changes)
-    dispatcher.register("EmailSubmission/set", SUBMISSION, submission_set)

@@ -13,7 +13,8 @@ from protocols.jmap.core import MethodCall, MethodError, parse_changes, parse_ge
 from protocols.jmap.core.errors import REQUEST_TOO_LARGE
 from store.ids import object_id, parse_object_id
 
-from .email_query import account_index, type_changes
+from .account_index import account_index
+from .mail_changes import type_changes
 
 PROPERTIES: Final = ("id", "emailIds")
 
@@ -30,7 +31,9 @@ async def thread_get(call: MethodCall) -> list[tuple[str, dict[str, Any]]]:
     acct = ctx.account(args.account_id)
     account = ctx.store.account(acct)
     state = account.type_state("Thread") if account is not None else 0
-    threads = account_index(ctx.store, acct).threads()
+    # A token without the read right sees no email, so no thread (JmapContext.may_read: one
+    # check per call while rights are per account).
+    threads = account_index(ctx.store, acct).threads() if ctx.may_read(acct) else {}
     properties = args.properties if args.properties is not None else PROPERTIES
     if "id" not in properties:
         properties = ("id", *properties)

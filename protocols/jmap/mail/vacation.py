@@ -1,7 +1,8 @@
 """VacationResponse/get and /set (RFC 8621 §8).
 
 There is exactly one VacationResponse per account, with id ``"singleton"``; it is stored as a
-generic object of type ``"VacationResponse"`` (created by its first update).  Create and destroy
+generic object of type ``"VacationResponse"`` (created by its first update), written and read
+through the mail service.  Create and destroy
 are refused with the ``singleton`` SetError (§8: "cannot be created or destroyed").
 """
 
@@ -9,13 +10,10 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from store.batch import SetObject
-from store.codec import pack, unpack
+from protocols.mail import MailTransaction
 
 from ..context import JmapContext
 from ..core import (
-    VACATION_RESPONSE,
-    Dispatcher,
     MethodCall,
     SetError,
     SetResponse,
@@ -27,7 +25,7 @@ from ..core import (
     set_error_for,
 )
 from .email_build import invalid, utc_date
-from .write import context_of, type_state, write_ops
+from .write import context_of, type_state, write_one
 
 TYPE: Final = "VacationResponse"
 SINGLETON: Final = "singleton"
@@ -52,11 +50,11 @@ DEFAULTS: Final = {
 
 def load(ctx: JmapContext, acct: int) -> tuple[int, dict[str, Any]]:
     """(stored object id or 0, the VacationResponse's properties without id)."""
-    stored = ctx.store.objects(acct, TYPE)
+    stored = ctx.services.mail.objects(ctx.access, acct, TYPE)
     if not stored:
         return 0, dict(DEFAULTS)
     oid, value = stored[0]
-    return oid, {**DEFAULTS, **dict(unpack(value))}
+    return oid, {**DEFAULTS, **dict(value)}
 
 
 def _validate(obj: dict[str, Any]) -> dict[str, Any]:
@@ -134,15 +132,10 @@ async def vacation_set(call: MethodCall) -> list[tuple[str, dict[str, Any]]]:
         if value == current:
             response.updated[ident] = None  # nothing changed: no write, no new state
             continue
-        result = (await write_ops(ctx, [SetObject(acct, TYPE, oid, pack(value))]))[0]
+        result = await write_one(ctx, MailTransaction.set_object, acct, TYPE, oid, value)
         if result.error is not None:
             response.not_updated[ident] = set_error_for(result.error)
         else:
             response.updated[ident] = None
     response.new_state = type_state(ctx, acct, TYPE)
     return [("VacationResponse/set", response.to_json())]
-
-
-def register(dispatcher: Dispatcher) -> None:
-    dispatcher.register("VacationResponse/get", VACATION_RESPONSE, vacation_get)
-    dispatcher.register("VacationResponse/set", VACATION_RESPONSE, vacation_set)

@@ -1,37 +1,42 @@
-"""The JMAP Mail write side: shared helpers of the write methods and their registration.
+"""The JMAP Mail write side's shared helpers (a leaf module: it imports no method module).
 
-Every handler writes through ``services.write`` with one :class:`~store.Batch` per step, so a
-JMAP change is one store change (one modseq) that IMAP sees at once.  State strings are the
-store's per-type states (``str(account.type_state("Email"))``), so ``oldState``/``newState``
-of a /set agree with /get and /changes.
+Every handler writes through the mail service: ``ctx.services.mail.begin(ctx.access)`` gives a
+:class:`~protocols.mail.MailTransaction` whose methods check the token's rights as they are
+called, and one :meth:`~protocols.mail.MailTransaction.commit` per step, so a JMAP change is
+one store change (one modseq) that IMAP sees at once.  :class:`Step` keeps each operation's
+:class:`~protocols.mail.Ref` beside the JMAP object it is for; a refusal by the service
+(NO_PERMISSION, NOT_FOUND) becomes that object's SetError through the one mapping
+(:func:`~protocols.jmap.core.set_error_for`: ``forbidden`` / ``notFound``).  State strings are the
+store's per-type states (``str(account.type_state("Email"))``), so ``oldState``/``newState`` of
+a /set agree with /get and /changes.
 
-:func:`register_write` registers (RFC 8621 unless noted) Mailbox/set, Email/set, Email/import,
-Email/copy, Email/parse, Blob/upload, Blob/get, Blob/lookup (RFC 9404), Blob/copy (RFC 8620
-§6.3), Identity/get|changes|set, VacationResponse/get|set and
-EmailSubmission/get|changes|query|queryChanges|set.
+The method modules register themselves in ``protocols.jmap.mail`` (the package's ``__init__``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, Final, TypeVar
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Concatenate, Final, Generic, ParamSpec, TypeVar
 
-from store import ApplyResult, Batch
-from store.batch import Op
+from protocols.mail import MailError, MailTransaction, Ref
+from store import OpResult
 from store.ids import object_id, parse_object_id
 from store.keywords import MAX_EMAIL_KEYWORDS
 
 from ..context import JmapContext
 from ..core import (
-    Dispatcher,
     MethodCall,
     MethodError,
+    SetError,
     compute_changes,
     parse_changes,
     parse_state,
+    set_error_for,
 )
 
+K = TypeVar("K")
 V = TypeVar("V")
+P = ParamSpec("P")
 
 # Limits of one email (RFC 8621 §4.6 tooManyKeywords / tooManyMailboxes).
 MAX_KEYWORDS: Final = MAX_EMAIL_KEYWORDS  # one limit for the store, IMAP and JMAP
@@ -51,9 +56,50 @@ def type_state(ctx: JmapContext, acct: int, type_name: str) -> str:
     return str(state.type_state(type_name)) if state is not None else "0"
 
 
-async def write_ops(ctx: JmapContext, ops: Iterable[Op]) -> ApplyResult:
-    """Applies ``ops`` as one batch stamped with the services' clock."""
-    return await ctx.services.write(Batch(tuple(ops), now=ctx.services.now()))
+class Step(Generic[K]):
+    """The operations of one step of a method (a /set's creates, its updates ...) in one mail
+    transaction of the request's token, each kept with the key (creation id, id ...) of the
+    JMAP object it is for."""
+
+    def __init__(self, ctx: JmapContext, now: int | None = None) -> None:
+        self.tx = ctx.services.mail.begin(ctx.access, now)
+        self._refs: list[tuple[K, Ref]] = []
+
+    def add(
+        self, key: K, method: Callable[P, Ref], *args: P.args, **kwargs: P.kwargs
+    ) -> SetError | None:
+        """Adds ``method(*args, **kwargs)`` (a method of :attr:`tx`) for ``key``; the SetError
+        instead when the service refuses it at once (the token lacks the right: ``forbidden``,
+        or may not see the object: ``notFound``)."""
+        try:
+            ref = method(*args, **kwargs)
+        except MailError as err:
+            return set_error_for(err)
+        self._refs.append((key, ref))
+        return None
+
+    async def commit(self) -> list[tuple[K, OpResult]]:
+        """Writes the step as one batch: each key with its operation's outcome."""
+        if not self._refs:
+            return []
+        committed = await self.tx.commit()
+        return [(key, committed[ref]) for key, ref in self._refs]
+
+
+async def write_one(
+    ctx: JmapContext,
+    method: Callable[Concatenate[MailTransaction, P], Ref],
+    *args: P.args,
+    **kwargs: P.kwargs,
+) -> OpResult:
+    """One operation (``MailTransaction.method``) in a transaction of its own; a refusal by
+    the service is its outcome's error, like a failure of the write."""
+    tx = ctx.services.mail.begin(ctx.access)
+    try:
+        ref = method(tx, *args, **kwargs)
+    except MailError as err:
+        return OpResult(error=err)
+    return (await tx.commit())[ref]
 
 
 def resolve_ref(value: str, created_ids: Mapping[str, str]) -> str | None:
@@ -120,17 +166,3 @@ def standard_get(
             {"accountId": account_id, "state": state, "list": found, "notFound": not_found},
         )
     ]
-
-
-def register_write(dispatcher: Dispatcher) -> None:
-    """Registers every write-side method (called by ``protocols.jmap.mail.register``)."""
-    from .blob import register as blob
-    from .email_import import register as email_import
-    from .email_set import register as email_set
-    from .identity import register as identity
-    from .mailbox_set import register as mailbox_set
-    from .submission import register as submission
-    from .vacation import register as vacation
-
-    for register in (mailbox_set, email_set, email_import, blob, identity, vacation, submission):
-        register(dispatcher)

@@ -12,7 +12,11 @@ import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 
-from .config import _DOCUMENTED_KINDS, SCHEMA, SECTIONS, Key, check_config, format_problems
+from .kinds import DOCUMENTED_KINDS
+from .loader import check_config
+from .problems import format_problems
+from .root import SCHEMA, SECTIONS
+from .schema import Key
 
 
 def toml_literal(value: object) -> str:
@@ -41,7 +45,7 @@ def _kind_label(key: Key) -> str:
 _DOC_HEADER = """\
 # Configuration reference
 
-<!-- Generated from the schema in stalwart_py/config.py by
+<!-- Generated from the schema in stalwart_py/config/ by
      `python -m stalwart_py.config --markdown`. Do not edit by hand: a test keeps this file
      equal to that output. -->
 
@@ -90,7 +94,7 @@ def render_markdown() -> str:
     """The configuration reference, docs/configuration.md, generated from the schema."""
     out = [_DOC_HEADER]
     used = {id(key.setting.kind) for key in SCHEMA}
-    for kind in _DOCUMENTED_KINDS:
+    for kind in DOCUMENTED_KINDS:
         if id(kind) in used:
             out.append(f"| {kind.name} | {kind.file_syntax} | {kind.env_syntax} |\n")
     out.append("\n## Sections\n\n")
