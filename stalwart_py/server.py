@@ -324,7 +324,10 @@ class Server:
             max_objects_in_set=web.max_objects_in_set,
         )
         options = JmapOptions(
-            public_url=cfg.http.public_url, hostname=cfg.server.hostname, core=core
+            public_url=cfg.http.public_url,
+            hostname=cfg.server.hostname,
+            core=core,
+            login_cache_ttl=cfg.auth.login_cache_ttl,
         )
         services = jmap_services(store, indexer, delivery, options)
         push = PushSender(services.mail, hub)

@@ -39,8 +39,10 @@ from protocols.mail import AccessToken, AuthMethod
 from store.ids import blob_id, object_id, parse_blob_id, parse_object_id
 from store.models import Principal
 
+from .answers import AnswerCache, LoginCache, account_states, answered_cleanly, cacheable
 from .context import JmapContext, JmapServices
 from .core import CoreLimits, Dispatcher, RequestProblem, Session, check_content_type, parse_request
+from .core import Request as JmapRequest
 from .mail import register as register_mail
 from .mail.email_render import parse_part_blob_id, part_content
 from .push import PushHooks, PushSubscription
@@ -89,6 +91,7 @@ class JmapOptions:
     max_mailbox_name: int = 255
     max_mailboxes_per_email: int = 128
     max_attachments_size: int = 50_000_000
+    login_cache_ttl: float = 300.0  # how long a verified Authorization header is trusted
 
     @property
     def session(self) -> SessionOptions:
@@ -108,11 +111,12 @@ class Login:
 
     principal: Principal
     token: AccessToken
+    # The accounts the token may see, the personal one first (push is keyed by them).
+    accounts: tuple[int, ...]
 
-    @property
-    def accounts(self) -> tuple[int, ...]:
-        """The accounts the token may see, the personal one first (push is keyed by them)."""
-        return tuple(self.token.account_ids())
+    @classmethod
+    def of(cls, principal: Principal, token: AccessToken) -> Login:
+        return cls(principal, token, tuple(token.account_ids()))
 
 
 class JmapCore:
@@ -138,6 +142,8 @@ class JmapCore:
         register_mail(self.dispatcher)
         register_push(self.dispatcher, PushHooks(created=self._push_created))
         self._active: dict[tuple[str, int], int] = {}
+        self._logins: LoginCache[Login] = LoginCache(self.store, options.login_cache_ttl)
+        self.answers = AnswerCache(self.store)
         self.sessions = Sessions(options.session, options.public_url, self.dispatcher, self.store)
 
     def _push_created(self, account_id: int, sub: PushSubscription) -> None:
@@ -146,8 +152,14 @@ class JmapCore:
 
     # -- authentication ---------------------------------------------------------------------
     async def authenticate(self, request: Request) -> Login | Response:
+        header = request.headers.get("authorization")
+        if header is not None:
+            cached = self._logins.get(header)
+            if cached is not None:
+                return cached
+        version = self.store.directory_version
         try:
-            creds = parse_authorization(request)
+            creds = parse_authorization(header)
         except MalformedAuthorization:
             return unauthorized("malformed Authorization header")
         if isinstance(creds, BearerToken):
@@ -158,7 +170,10 @@ class JmapCore:
         if principal is None:
             log.info("JMAP login failed for %r from %s", creds.username, request.peer)
             return unauthorized("invalid credentials")
-        return Login(principal, self.mail.token_for(principal, AuthMethod.PASSWORD))
+        login = Login.of(principal, self.mail.token_for(principal, AuthMethod.PASSWORD))
+        if header is not None:
+            self._logins.put(header, login, version)
+        return login
 
     def _account(self, login: Login, account_id: str) -> int | None:
         """The numeric account of a URL's ``accountId`` if the token may see it (§6)."""
@@ -186,6 +201,11 @@ class JmapCore:
     async def execute(self, login: Login, body: bytes, base: str) -> dict[str, Any]:
         """Runs one JMAP request; raises :class:`RequestProblem`.  ``base`` is the base URL of
         the Session the request belongs to (its ``state`` is the response's sessionState)."""
+        return (await self._run(login, body, base))[1]
+
+    async def _run(
+        self, login: Login, body: bytes, base: str
+    ) -> tuple[JmapRequest, dict[str, Any]]:
         session = self.session(login, base)
         jmap_request = parse_request(
             body, limits=self.options.core, capabilities=session.capabilities.keys()
@@ -194,7 +214,25 @@ class JmapCore:
         response = await self.dispatcher.execute(
             jmap_request, session_state=session.state, context=ctx
         )
-        return response.to_json()
+        return jmap_request, response.to_json()
+
+    async def answer(self, login: Login, body: bytes, base: str) -> bytes:
+        """The encoded response to an API request, from :class:`AnswerCache` when the same
+        request was answered at the accounts' current state; raises :class:`RequestProblem`."""
+        key = (login.principal, login.token, base, body)
+        found = self.answers.get(key, login.accounts)
+        if found is not None:
+            return found
+        states = account_states(self.store, login.accounts)
+        jmap_request, result = await self._run(login, body, base)
+        data = encode_response(result)
+        if (
+            cacheable(jmap_request)
+            and answered_cleanly(result)
+            and account_states(self.store, login.accounts) == states
+        ):
+            self.answers.put(key, states, data)
+        return data
 
     async def api(self, request: Request) -> Reply:
         login = await self.authenticate(request)
@@ -206,10 +244,10 @@ class JmapCore:
                 return problem_response(concurrency_problem("maxConcurrentRequests"))
             try:
                 check_content_type(request.headers.get("content-type"))
-                result = await self.execute(login, request.body, self.base_url(request))
+                data = await self.answer(login, request.body, self.base_url(request))
             except RequestProblem as exc:
                 return problem_response(exc)
-        return Response(200, _JSON_HEADERS, encode_response(result))
+        return Response(200, _JSON_HEADERS, data)
 
     def _slot(self, login: Login, kind: str, limit: int) -> _Slot:
         return _Slot(self._active, (kind, login.principal.id), limit)
