@@ -73,6 +73,21 @@ def encoded_fields(headers: Headers) -> EncodedFields:
     return found
 
 
+_VARY_MEMO: dict[Headers, Headers] = {}
+
+
+def vary_on_encoding(headers: Headers) -> Headers:
+    """``headers`` with ``Vary: Accept-Encoding`` (RFC 9110 §12.5.5) for a response gzip may
+    change; memoised like :func:`encoded_fields`."""
+    found = _VARY_MEMO.get(headers)
+    if found is None:
+        found = headers.with_("vary", "Accept-Encoding")
+        if len(_VARY_MEMO) >= _MEMO_SIZE:
+            _VARY_MEMO.clear()
+        _VARY_MEMO[headers] = found
+    return found
+
+
 class HeadWriter:
     """Builds response heads for one server (its ``Server`` name, checked once)."""
 

@@ -42,7 +42,13 @@ from .messages import (
     WebSocketUpgrade,
 )
 from .problem import internal_error, problem
-from .response import NO_LENGTH_STATUS, HeadWriter, encode_headers, response_event
+from .response import (
+    NO_LENGTH_STATUS,
+    HeadWriter,
+    encode_headers,
+    response_event,
+    vary_on_encoding,
+)
 from .target import head_size, request_id, split_target
 from .websocket import INTERNAL_ERROR, NEED_DATA, NORMAL_CLOSURE, WebSocketClosed, WebSocketCore
 
@@ -223,6 +229,24 @@ class _Connection:
         if scope.cancelled_caught:
             raise _Closed
 
+    async def send_parts(self, parts: list[bytes]) -> None:
+        """Sends the pieces of one response in one system call where the transport allows
+        (``sendmsg`` on a plain socket: the body is not copied into a joined buffer)."""
+        stream = self.stream
+        if type(stream) is not trio.SocketStream or len(parts) < 2:
+            await self.send(b"".join(parts))
+            return
+        total = sum(len(p) for p in parts)
+        with trio.move_on_after(self.limits.write_timeout) as scope:
+            try:
+                sent = await stream.socket.sendmsg(parts)
+            except (OSError, trio.ClosedResourceError) as exc:
+                raise _Closed from exc
+        if scope.cancelled_caught:
+            raise _Closed
+        if sent < total:  # the rest once the socket drains
+            await self.send(b"".join(parts)[sent:])
+
     async def receive(self, deadline: float) -> bytes | None:
         """Bytes from the peer (b"" on EOF), or None when ``deadline`` passed."""
         with trio.move_on_at(deadline):
@@ -371,8 +395,9 @@ class _Connection:
 
     async def exchange(self, head: h11.Request) -> bool:
         """Serve one request; True if the connection may serve another."""
-        started = time.perf_counter()
-        headers = Headers.from_raw(head.headers)
+        logged = self.server.access_log and access_log.isEnabledFor(logging.INFO)
+        started = time.perf_counter() if logged else 0.0
+        headers = Headers.from_wire(head.headers.raw_items())
         target = head.target.decode("latin-1")
         path, query = split_target(target)
         rid = request_id(headers)
@@ -400,7 +425,7 @@ class _Connection:
             status = 413
             await self.fail(413, "request body too large", rid, exc.response)
         finally:
-            if self.server.access_log and access_log.isEnabledFor(logging.INFO):
+            if logged:
                 access_log.info(
                     '%s "%s %s" %d %.1fms rid=%s',
                     self.peer,
@@ -524,14 +549,14 @@ class _Connection:
         if body and (request is None or request.method != "HEAD"):
             parts += conn.send_with_data_passthrough(h11.Data(data=body)) or []
         parts += conn.send_with_data_passthrough(_EOM) or []
-        await self.send(b"".join(parts))
+        await self.send_parts(parts)
 
     async def maybe_gzip(
         self, request: Request, body: bytes, headers: Headers
     ) -> tuple[bytes, Headers]:
         if "content-encoding" in headers or not compressible(headers.get("content-type")):
             return body, headers
-        headers = headers.with_("vary", "Accept-Encoding")
+        headers = vary_on_encoding(headers)
         if not accepts_gzip(request.headers.get("accept-encoding")):
             return body, headers
         level = self.limits.gzip_level

@@ -31,9 +31,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final, Generic, TypeVar
 
-from protocols.mail import AccessToken
 from store import Store
-from store.models import Principal
 
 from .core import Request as JmapRequest
 
@@ -92,7 +90,8 @@ def answered_cleanly(result: Mapping[str, Any]) -> bool:
     return all(inv[0] != "error" for inv in result.get("methodResponses", ()))
 
 
-_Key = tuple[Principal, AccessToken, str, bytes]
+# (who: an object standing for one principal record and token, base URL, request body)
+_Key = tuple[object, str, bytes]
 
 
 @dataclass(frozen=True, slots=True)

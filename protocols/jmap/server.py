@@ -93,8 +93,7 @@ class JmapServer:
 
     def set_urls(self, public_url: str, ports: Mapping[str, int]) -> None:
         """Once the ports are bound: the public URL (a port 0 replaced) and the bound ports."""
-        self.core.sessions.public_url = public_url
-        self.core.sessions.ports = ports
+        self.core.sessions.set_urls(public_url, ports)
 
     def _routes(self) -> Router:
         core = self.core

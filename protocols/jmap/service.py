@@ -105,9 +105,11 @@ class JmapOptions:
         )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class Login:
-    """An authenticated request's principal and the token it acts with."""
+    """An authenticated request's principal and the token it acts with.  Compared (and
+    hashed) by identity: one object per verified login, so a cache keyed by it is keyed by
+    that exact principal record and token."""
 
     principal: Principal
     token: AccessToken
@@ -219,7 +221,7 @@ class JmapCore:
     async def answer(self, login: Login, body: bytes, base: str) -> bytes:
         """The encoded response to an API request, from :class:`AnswerCache` when the same
         request was answered at the accounts' current state; raises :class:`RequestProblem`."""
-        key = (login.principal, login.token, base, body)
+        key = (login, base, body)
         found = self.answers.get(key, login.accounts)
         if found is not None:
             return found

@@ -71,9 +71,24 @@ class Sessions:
         self.dispatcher = dispatcher
         self.store = store
         self._cache: dict[tuple[Principal, AccessToken, str], Session] = {}
+        self._bases: dict[tuple[bool, str | None], str] = {}
 
     def base_url(self, request: Request) -> str:
-        return request_base_url(request, self.public_url, self.ports, self.options.hostname)
+        """The base URL for ``request``: a function of its TLS flag and Host header while the
+        public URL and ports stay (memoised)."""
+        key = (request.tls, request.headers.get("host"))
+        found = self._bases.get(key)
+        if found is None:
+            found = request_base_url(request, self.public_url, self.ports, self.options.hostname)
+            if len(self._bases) >= _MAX_CACHED_SESSIONS:
+                self._bases.clear()
+            self._bases[key] = found
+        return found
+
+    def set_urls(self, public_url: str, ports: Mapping[str, int]) -> None:
+        self.public_url = public_url
+        self.ports = ports
+        self._bases.clear()
 
     def get(self, principal: Principal, token: AccessToken, base: str) -> Session:
         key = (principal, token, base)
