@@ -14,6 +14,7 @@ the request id, logged with the traceback); a malformed request gets 400 and a c
 from __future__ import annotations
 
 import logging
+import math
 import secrets
 import ssl
 import time
@@ -164,10 +165,13 @@ class HttpServer:
                 if scope.cancelled_caught:
                     return
             conn = _Connection(self, stream, peer, ssl_context is not None)
-            if over_limit:
-                await conn.refuse_busy()
-            else:
-                await conn.run()
+            with conn.write_scope:
+                if over_limit:
+                    await conn.refuse_busy()
+                else:
+                    await conn.run()
+            if conn.write_scope.cancelled_caught:
+                raise _Closed  # a write timed out
         except _Closed:
             log.debug("HTTP connection from %s closed by the peer or timed out", peer)
         except Exception:
@@ -215,19 +219,26 @@ class _Connection:
         self.h11 = h11.Connection(h11.SERVER, max_incomplete_event_size=self.limits.max_header_size)
         self.linger = False  # the peer may still be sending: drain before closing
         self.eof = False
+        # Every write of the connection runs under this one scope, its deadline set for the
+        # write (``write_timeout``) and cleared after: a client that stops reading has its
+        # connection cancelled and closed, without a new cancel scope per response.
+        self.write_scope = trio.CancelScope()
+
+    def _write_deadline(self) -> None:
+        self.write_scope.deadline = trio.current_time() + self.limits.write_timeout
 
     # -- transport -------------------------------------------------------------------------
 
     async def send(self, data: bytes) -> None:
         if not data:
             return
-        with trio.move_on_after(self.limits.write_timeout) as scope:
-            try:
-                await self.stream.send_all(data)
-            except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
-                raise _Closed from exc
-        if scope.cancelled_caught:
-            raise _Closed
+        self._write_deadline()
+        try:
+            await self.stream.send_all(data)
+        except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
+            raise _Closed from exc
+        finally:
+            self.write_scope.deadline = math.inf
 
     async def send_parts(self, parts: list[bytes]) -> None:
         """Sends the pieces of one response in one system call where the transport allows
@@ -237,13 +248,13 @@ class _Connection:
             await self.send(b"".join(parts))
             return
         total = sum(len(p) for p in parts)
-        with trio.move_on_after(self.limits.write_timeout) as scope:
-            try:
-                sent = await stream.socket.sendmsg(parts)
-            except (OSError, trio.ClosedResourceError) as exc:
-                raise _Closed from exc
-        if scope.cancelled_caught:
-            raise _Closed
+        self._write_deadline()
+        try:
+            sent = await stream.socket.sendmsg(parts)
+        except (OSError, trio.ClosedResourceError) as exc:
+            raise _Closed from exc
+        finally:
+            self.write_scope.deadline = math.inf
         if sent < total:  # the rest once the socket drains
             await self.send(b"".join(parts)[sent:])
 
