@@ -31,6 +31,7 @@ from protocols.jmap.core import CoreLimits
 from protocols.jmap.push import ChangeHub, PushSender
 from protocols.jmap.responses import effective_public_url
 from protocols.jmap.server import JmapOptions, JmapServer
+from protocols.jmap.sessions import SessionOptions
 from protocols.lmtp import LmtpLimits
 from protocols.lmtp.server import serve_lmtp
 from store import ApplyResult, Batch, ErrorKind, MailError, Store
@@ -325,8 +326,7 @@ class Server:
         )
         options = JmapOptions(
             public_url=cfg.http.public_url,
-            hostname=cfg.server.hostname,
-            core=core,
+            session=SessionOptions(hostname=cfg.server.hostname, core=core),
             login_cache_ttl=cfg.auth.login_cache_ttl,
         )
         services = jmap_services(store, indexer, delivery, options)

@@ -84,25 +84,17 @@ async def _inline(fn: Callable[[], _T]) -> _T:
 @dataclass(frozen=True, slots=True)
 class JmapOptions:
     public_url: str  # "" = each Session's URLs from its request's scheme and Host
-    hostname: str = "localhost"
-    core: CoreLimits = field(default_factory=CoreLimits)
+    session: SessionOptions = field(default_factory=SessionOptions)
     upload_ttl: int = 86400
-    max_mailbox_depth: int = 10
-    max_mailbox_name: int = 255
-    max_mailboxes_per_email: int = 128
-    max_attachments_size: int = 50_000_000
     login_cache_ttl: float = 300.0  # how long a verified Authorization header is trusted
 
     @property
-    def session(self) -> SessionOptions:
-        return SessionOptions(
-            hostname=self.hostname,
-            core=self.core,
-            max_mailbox_depth=self.max_mailbox_depth,
-            max_mailbox_name=self.max_mailbox_name,
-            max_mailboxes_per_email=self.max_mailboxes_per_email,
-            max_attachments_size=self.max_attachments_size,
-        )
+    def hostname(self) -> str:
+        return self.session.hostname
+
+    @property
+    def core(self) -> CoreLimits:
+        return self.session.core
 
 
 @dataclass(frozen=True, slots=True, eq=False)
