@@ -20,6 +20,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Final
 from urllib.parse import urlsplit
 
+from protocols.mail import AccessToken, MailService
 from store import Store
 from store.errors import MailError
 from store.ids import object_id, parse_object_id
@@ -332,10 +333,29 @@ def _context(call: MethodCall) -> JmapContext:
     return ctx
 
 
+def stored_values(mail: MailService, token: AccessToken, acct: int) -> list[tuple[int, Any]]:
+    """The decoded values of the account's PushSubscription objects.  Versions before the mail
+    service stored each one as JSON text; those are read as such (and rewritten in the current
+    form by the next update), so a subscription made then keeps working."""
+    try:
+        return mail.objects(token, acct, TYPE_NAME)
+    except ValueError:  # one of them is not in the mail service's encoding
+        pass
+    out: list[tuple[int, Any]] = []
+    for oid, raw in mail.store.objects(acct, TYPE_NAME):
+        try:
+            value = mail.object(token, acct, TYPE_NAME, oid)
+        except ValueError:
+            value = json.loads(raw)
+        if value is not None:
+            out.append((oid, value))
+    return out
+
+
 def load_all(ctx: JmapContext) -> dict[int, PushSubscription]:
     """The user's subscriptions (in its own account, §7.2)."""
     token = ctx.access
-    objects = ctx.services.mail.objects(token, token.account_id, TYPE_NAME)
+    objects = stored_values(ctx.services.mail, token, token.account_id)
     return {oid: PushSubscription.from_value(oid, value) for oid, value in objects}
 
 

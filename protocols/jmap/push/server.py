@@ -36,6 +36,7 @@ from .objects import (
     filter_types,
     push_verification,
     state_change,
+    stored_values,
     type_states,
 )
 
@@ -266,7 +267,7 @@ class PushSender:
         if not filter_types(types, None):
             return
         now = self.mail.now()
-        for oid, value in self.mail.objects(PUSH_TOKEN, account_id, TYPE_NAME):
+        for oid, value in stored_values(self.mail, PUSH_TOKEN, account_id):
             try:
                 sub = PushSubscription.from_value(oid, value)
             except (ValueError, KeyError, TypeError):
@@ -301,10 +302,10 @@ class PushSender:
         try:
             while self._pending.get(key):
                 types = self._pending.pop(key)
-                value = self.mail.object(PUSH_TOKEN, account_id, TYPE_NAME, oid)
-                if value is None:
+                found = dict(stored_values(self.mail, PUSH_TOKEN, account_id)).get(oid)
+                if found is None:
                     return  # destroyed meanwhile
-                sub = PushSubscription.from_value(oid, value)
+                sub = PushSubscription.from_value(oid, found)
                 states = type_states(self.mail.store, account_id, types, None)
                 change = state_change({object_id("account", account_id): states})
                 if await self._post(sub.url, dumps(change).encode(), f"push to {sub.public_id}"):
