@@ -6,23 +6,13 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
 
 from store import Batch
 from store.batch import SetObject
-from tests.e2e.test_jmap_http import JMAP_CORE, Jmap, start_server
+from tests.e2e.test_jmap_http import JMAP_CORE, Jmap
+from tests.e2e.test_jmap_request_caches import jc
 
-
-@pytest.fixture
-def jc(tmp_path: Path) -> Iterator[Jmap]:
-    srv = start_server(tmp_path / "data")
-    try:
-        yield Jmap(srv)
-    finally:
-        srv.stop()
+__all__ = ["jc"]  # a server of its own per test, shared with the cache tests
 
 
 def test_a_subscription_stored_as_json_text_is_still_served(jc: Jmap) -> None:
