@@ -165,13 +165,13 @@ class HttpServer:
                 if scope.cancelled_caught:
                     return
             conn = _Connection(self, stream, peer, ssl_context is not None)
-            with conn.write_scope:
+            with conn.io_scope:
                 if over_limit:
                     await conn.refuse_busy()
                 else:
                     await conn.run()
-            if conn.write_scope.cancelled_caught:
-                raise _Closed  # a write timed out
+            if conn.io_scope.cancelled_caught:
+                raise _Closed  # a write timed out, or the connection idled out
         except _Closed:
             log.debug("HTTP connection from %s closed by the peer or timed out", peer)
         except Exception:
@@ -219,13 +219,14 @@ class _Connection:
         self.h11 = h11.Connection(h11.SERVER, max_incomplete_event_size=self.limits.max_header_size)
         self.linger = False  # the peer may still be sending: drain before closing
         self.eof = False
-        # Every write of the connection runs under this one scope, its deadline set for the
-        # write (``write_timeout``) and cleared after: a client that stops reading has its
-        # connection cancelled and closed, without a new cancel scope per response.
-        self.write_scope = trio.CancelScope()
+        # Every write of the connection, and the wait for the first byte of each request, runs
+        # under this one scope, its deadline set for that wait (``write_timeout``; the idle or
+        # first-byte timeout) and cleared after: a client that stops reading, or sends nothing,
+        # has its connection cancelled and closed, without a new cancel scope per request.
+        self.io_scope = trio.CancelScope()
 
     def _write_deadline(self) -> None:
-        self.write_scope.deadline = trio.current_time() + self.limits.write_timeout
+        self.io_scope.deadline = trio.current_time() + self.limits.write_timeout
 
     # -- transport -------------------------------------------------------------------------
 
@@ -238,7 +239,7 @@ class _Connection:
         except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
             raise _Closed from exc
         finally:
-            self.write_scope.deadline = math.inf
+            self.io_scope.deadline = math.inf
 
     async def send_parts(self, parts: list[bytes]) -> None:
         """Sends the pieces of one response in one system call where the transport allows
@@ -254,9 +255,24 @@ class _Connection:
         except (OSError, trio.ClosedResourceError) as exc:
             raise _Closed from exc
         finally:
-            self.write_scope.deadline = math.inf
+            self.io_scope.deadline = math.inf
         if sent < total:  # the rest once the socket drains
             await self.send(b"".join(parts)[sent:])
+
+    async def idle_receive(self, deadline: float) -> bytes:
+        """Bytes from the peer (b"" on EOF) while no byte of a request has arrived; at
+        ``deadline`` the connection is closed silently (RFC 9112 §9.5)."""
+        scope = self.io_scope
+        scope.deadline = deadline
+        try:
+            data = await self.stream.receive_some(_RECEIVE_SIZE)
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            data = b""
+        finally:
+            scope.deadline = math.inf
+        if not data:
+            self.eof = True
+        return bytes(data)
 
     async def receive(self, deadline: float) -> bytes | None:
         """Bytes from the peer (b"" on EOF), or None when ``deadline`` passed."""
@@ -310,7 +326,8 @@ class _Connection:
             conn.start_next_cycle()
 
     async def next_head(self, first: bool) -> h11.Request | None:
-        """The next request head; None when the client closed or idled out."""
+        """The next request head; None when the client closed (one that idles out has its
+        connection scope cancelled: :meth:`idle_receive`)."""
         conn = self.h11
         limits = self.limits
         now = trio.current_time()
@@ -319,11 +336,13 @@ class _Connection:
         while True:
             event = conn.next_event()
             if event is h11.NEED_DATA:
-                data = await self.receive(head_deadline or idle_deadline)
-                if data is None:
-                    if head_deadline is None:
-                        return None  # idle: close silently (RFC 9112 §9.5)
-                    raise _Timeout
+                if head_deadline is None:
+                    data = await self.idle_receive(idle_deadline)
+                else:
+                    received = await self.receive(head_deadline)
+                    if received is None:
+                        raise _Timeout
+                    data = received
                 if data and head_deadline is None:
                     head_deadline = trio.current_time() + limits.header_timeout
                 conn.receive_data(data)
