@@ -26,12 +26,17 @@ import trio
 from protocols.http import CorsPolicy, HttpLimits, HttpServer
 from protocols.imap.context import ImapContext, ImapLimits
 from protocols.imap.server import serve_imap
+from protocols.jmap.context import JmapLimits, JmapServices, SubmissionRecipient
 from protocols.jmap.core import CoreLimits
+from protocols.jmap.push import ChangeHub, PushSender
+from protocols.jmap.responses import effective_public_url
+from protocols.jmap.server import JmapOptions, JmapServer
+from protocols.jmap.sessions import SessionOptions
 from protocols.lmtp import LmtpLimits
 from protocols.lmtp.server import serve_lmtp
 from store import ApplyResult, Batch, ErrorKind, MailError, Store
 from store.batch import CompactChanges, ExpireBlobs, ExpireRequests
-from store.fts import open_index
+from store.fts import Query, open_index
 from store.models import INDIVIDUAL, Principal
 
 from . import clock
@@ -39,15 +44,12 @@ from .accounts import Directory
 from .auth import Authenticator
 from .config import Config
 from .datadir import open_store, passwords_for
-from .delivery import Delivery, DeliveryOptions
+from .delivery import Delivery, DeliveryOptions, Envelope
 from .indexer import Indexer
 from .initial_passwords import FILE_NAME, Credential, InitialPasswords
-from .jmap_http import effective_public_url
-from .jmap_service import JmapOptions, JmapService
 from .listeners import StartError, bind_listeners, close_listeners, listener_specs
 from .lmtp_service import LmtpService
 from .passwords import generate_password
-from .push import ChangeHub, PushSender
 from .storage import write
 from .tls import self_signed, server_context
 
@@ -108,7 +110,7 @@ class Server:
     indexer: Indexer | None = None
     delivery: Delivery | None = None
     imap_context: ImapContext | None = None
-    jmap: JmapService | None = None
+    jmap: JmapServer | None = None
 
     async def run(self, *, task_status: trio.TaskStatus[Server] = trio.TASK_STATUS_IGNORED) -> None:
         cfg = self.cfg
@@ -310,8 +312,6 @@ class Server:
         hub = ChangeHub(store)
         hub.start()
         nursery.start_soon(_stop_on_cancel, hub)
-        push = PushSender(store, hub)
-        await nursery.start(push.run)
         # RFC 8620 §2: the session advertises these, and the HTTP layer and the dispatcher
         # enforce the very same values.
         web = cfg.http
@@ -324,14 +324,20 @@ class Server:
             max_objects_in_get=web.max_objects_in_get,
             max_objects_in_set=web.max_objects_in_set,
         )
-        service = self.jmap = JmapService(
-            store,
-            authenticator,
-            delivery,
-            indexer,
-            JmapOptions(public_url=cfg.http.public_url, hostname=cfg.server.hostname, core=core),
+        options = JmapOptions(
+            public_url=cfg.http.public_url,
+            session=SessionOptions(hostname=cfg.server.hostname, core=core),
+            login_cache_ttl=cfg.auth.login_cache_ttl,
+        )
+        services = jmap_services(store, indexer, delivery, options)
+        push = PushSender(services.mail, hub)
+        await nursery.start(push.run)
+        service = self.jmap = JmapServer(
+            services,
+            authenticator.authenticate,
+            options,
             hub,
-            push,
+            subscription_created=push.verify,
         )
         http = HttpServer(
             service,
@@ -354,8 +360,7 @@ class Server:
                 )
             )
             log.debug("%s listening on %s:%d", name.upper(), cfg.http.bind, self.ports[name])
-        service.public_url = effective_public_url(cfg.http.public_url, self.ports)
-        service.ports = self.ports
+        service.set_urls(effective_public_url(cfg.http.public_url, self.ports), self.ports)
 
     async def _janitor(self, store: Store) -> None:
         """Hourly: expire unreferenced blobs and old request ids, compact change logs beyond
@@ -400,6 +405,56 @@ def _open_store(cfg: Config) -> Store:
         raise StartError(
             f"cannot open the data directory {cfg.server.data_dir}: {err.strerror or err}"
         ) from None
+
+
+def jmap_services(
+    store: Store, indexer: Indexer, delivery: Delivery, options: JmapOptions
+) -> JmapServices:
+    """What JMAP methods get from the application: the shared write path, full-text search
+    through the indexer (in a worker thread), local delivery for EmailSubmission, the clock."""
+
+    async def store_write(batch: Batch) -> ApplyResult:
+        return await write(store, batch)
+
+    async def search_text(account_id: int, query: Query) -> set[int]:
+        return await trio.to_thread.run_sync(indexer.search, account_id, query)
+
+    async def snippet(
+        account_id: int, email_id: int, query: Query
+    ) -> tuple[str | None, str | None]:
+        return await trio.to_thread.run_sync(indexer.snippet, account_id, email_id, query)
+
+    async def submit(
+        account_id: int, mail_from: str, rcpts: tuple[str, ...], data: bytes
+    ) -> list[SubmissionRecipient]:
+        """Delivery to addresses of this server through the LMTP delivery path, with each
+        recipient's real outcome.  There is no outbound relay: EmailSubmission refuses remote
+        recipients before it calls this (RFC 8621 §7.5 forbiddenToSend)."""
+        env = Envelope(
+            mail_from=mail_from, recipients=rcpts, helo=options.hostname, protocol="ESMTPA"
+        )
+        results = await delivery.deliver(env, data)
+        return [
+            SubmissionRecipient(rcpt, "delivered" if err is None else "failed", err)
+            for rcpt, err in zip(rcpts, results, strict=True)
+        ]
+
+    core = options.core
+    return JmapServices(
+        store=store,
+        write=store_write,
+        search_text=search_text,
+        snippet=snippet,
+        submit=submit,
+        now=clock.now,
+        hostname=options.hostname,
+        limits=JmapLimits(
+            max_objects_in_get=core.max_objects_in_get,
+            max_objects_in_set=core.max_objects_in_set,
+            max_size_upload=core.max_size_upload,
+            upload_ttl=options.upload_ttl,
+        ),
+    )
 
 
 async def _stop_on_cancel(hub: ChangeHub) -> None:

@@ -35,6 +35,11 @@ class Headers:
         """From h11's ``(lowercase name, value)`` byte pairs."""
         return cls(tuple((n.decode("latin-1"), v.decode("latin-1")) for n, v in raw))
 
+    @classmethod
+    def from_wire(cls, raw: Iterable[tuple[bytes, bytes]]) -> Headers:
+        """From the ``(name as sent, value)`` byte pairs of h11's ``raw_items()``."""
+        return cls(tuple((n.decode("latin-1").lower(), v.decode("latin-1")) for n, v in raw))
+
     def get(self, name: str, default: str | None = None) -> str | None:
         """The first value of ``name``, or ``default``."""
         key = name.lower()

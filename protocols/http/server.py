@@ -14,13 +14,11 @@ the request id, logged with the traceback); a malformed request gets 400 and a c
 from __future__ import annotations
 
 import logging
+import math
 import secrets
 import ssl
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from email.utils import formatdate
-from http import HTTPStatus
 
 import h11
 import trio
@@ -30,6 +28,7 @@ from store.errors import MailError
 from .compress import accepts_gzip, compressible, gzip_bytes
 from .cors import CorsPolicy
 from .errors import response_for_error
+from .handshake import accept_fields, handshake_refusal
 from .headers import Headers
 from .limits import HttpLimits
 from .messages import (
@@ -44,16 +43,15 @@ from .messages import (
     WebSocketUpgrade,
 )
 from .problem import internal_error, problem
-from .target import head_size, request_id, split_target
-from .websocket import (
-    INTERNAL_ERROR,
-    NEED_DATA,
-    NORMAL_CLOSURE,
-    WebSocketClosed,
-    WebSocketCore,
-    accept_token,
-    valid_key,
+from .response import (
+    NO_LENGTH_STATUS,
+    HeadWriter,
+    encode_headers,
+    response_event,
+    vary_on_encoding,
 )
+from .target import head_size, request_id, split_target
+from .websocket import INTERNAL_ERROR, NEED_DATA, NORMAL_CLOSURE, WebSocketClosed, WebSocketCore
 
 log = logging.getLogger("protocols.http")
 access_log = logging.getLogger("protocols.http.access")
@@ -62,9 +60,7 @@ SERVER_NAME = "stalwart-py"
 _RECEIVE_SIZE = 65536
 _LINGER_SECONDS = 2.0
 _GZIP_IN_THREAD = 256 * 1024
-_NO_LENGTH_STATUS = frozenset({204, 304})
-# Framing is h11's job: these fields from a handler are dropped.
-_HOP_BY_HOP = frozenset({"content-length", "transfer-encoding", "keep-alive", "te"})
+_EOM = h11.EndOfMessage()
 
 
 class _Closed(Exception):
@@ -83,21 +79,6 @@ class _TooLarge(Exception):
         self.response = response
 
 
-_date_cache: tuple[int, bytes] = (0, b"")
-
-
-def http_date() -> bytes:
-    """The IMF-fixdate for ``Date`` (RFC 9110 §5.6.7, §6.6.1), recomputed once a second."""
-    global _date_cache
-    now = int(time.time())
-    if _date_cache[0] != now:
-        _date_cache = (now, formatdate(now, usegmt=True).encode("ascii"))
-    return _date_cache[1]
-
-
-_reasons: dict[int, bytes] = {s.value: s.phrase.encode("ascii") for s in HTTPStatus}
-
-
 def _format_peer(stream: trio.SocketStream) -> str:
     try:
         addr = stream.socket.getpeername()
@@ -107,43 +88,6 @@ def _format_peer(stream: trio.SocketStream) -> str:
         host, port = addr[0], addr[1]
         return f"[{host}]:{port}" if ":" in str(host) else f"{host}:{port}"
     return str(addr)
-
-
-def _encode_headers(pairs: list[tuple[str, str]]) -> list[tuple[bytes, bytes]]:
-    """Names are ASCII tokens; values may carry ISO-8859-1 octets (RFC 9110 §5.5)."""
-    return [(n.encode("ascii"), v.encode("latin-1")) for n, v in pairs]
-
-
-_EOM = h11.EndOfMessage()
-
-
-@dataclass(frozen=True, slots=True)
-class _EncodedFields:
-    pairs: tuple[tuple[bytes, bytes], ...]  # without the hop-by-hop fields h11 frames itself
-    has_date: bool
-    has_server: bool
-
-
-_FIELDS_MEMO: dict[Headers, _EncodedFields] = {}
-
-
-def _encoded_fields(headers: Headers) -> _EncodedFields:
-    """A handler's fields, encoded; memoised, as most responses share a few constant sets."""
-    found = _FIELDS_MEMO.get(headers)
-    if found is None:
-        found = _EncodedFields(
-            tuple(_encode_headers([p for p in headers.pairs if p[0] not in _HOP_BY_HOP])),
-            "date" in headers,
-            "server" in headers,
-        )
-        if len(_FIELDS_MEMO) >= 512:
-            _FIELDS_MEMO.clear()
-        _FIELDS_MEMO[headers] = found
-    return found
-
-
-def _response_event(status: int, pairs: list[tuple[bytes, bytes]]) -> h11.Response:
-    return h11.Response(status_code=status, headers=pairs, reason=_reasons.get(status, b""))
 
 
 async def _aclose_iterator(chunks: AsyncIterator[bytes]) -> None:
@@ -175,6 +119,7 @@ class HttpServer:
         self.limits = limits or HttpLimits()
         self.cors = cors or CorsPolicy()
         self.server_name = server_name
+        self.heads = HeadWriter(server_name)
         self.access_log = access_log  # one info line per request on "protocols.http.access"
         self.active_connections = 0
 
@@ -220,10 +165,13 @@ class HttpServer:
                 if scope.cancelled_caught:
                     return
             conn = _Connection(self, stream, peer, ssl_context is not None)
-            if over_limit:
-                await conn.refuse_busy()
-            else:
-                await conn.run()
+            with conn.io_scope:
+                if over_limit:
+                    await conn.refuse_busy()
+                else:
+                    await conn.run()
+            if conn.io_scope.cancelled_caught:
+                raise _Closed  # a write timed out, or the connection idled out
         except _Closed:
             log.debug("HTTP connection from %s closed by the peer or timed out", peer)
         except Exception:
@@ -271,19 +219,60 @@ class _Connection:
         self.h11 = h11.Connection(h11.SERVER, max_incomplete_event_size=self.limits.max_header_size)
         self.linger = False  # the peer may still be sending: drain before closing
         self.eof = False
+        # Every write of the connection, and the wait for the first byte of each request, runs
+        # under this one scope, its deadline set for that wait (``write_timeout``; the idle or
+        # first-byte timeout) and cleared after: a client that stops reading, or sends nothing,
+        # has its connection cancelled and closed, without a new cancel scope per request.
+        self.io_scope = trio.CancelScope()
+
+    def _write_deadline(self) -> None:
+        self.io_scope.deadline = trio.current_time() + self.limits.write_timeout
 
     # -- transport -------------------------------------------------------------------------
 
     async def send(self, data: bytes) -> None:
         if not data:
             return
-        with trio.move_on_after(self.limits.write_timeout) as scope:
-            try:
-                await self.stream.send_all(data)
-            except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
-                raise _Closed from exc
-        if scope.cancelled_caught:
-            raise _Closed
+        self._write_deadline()
+        try:
+            await self.stream.send_all(data)
+        except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
+            raise _Closed from exc
+        finally:
+            self.io_scope.deadline = math.inf
+
+    async def send_parts(self, parts: list[bytes]) -> None:
+        """Sends the pieces of one response in one system call where the transport allows
+        (``sendmsg`` on a plain socket: the body is not copied into a joined buffer)."""
+        stream = self.stream
+        if type(stream) is not trio.SocketStream or len(parts) < 2:
+            await self.send(b"".join(parts))
+            return
+        total = sum(len(p) for p in parts)
+        self._write_deadline()
+        try:
+            sent = await stream.socket.sendmsg(parts)
+        except (OSError, trio.ClosedResourceError) as exc:
+            raise _Closed from exc
+        finally:
+            self.io_scope.deadline = math.inf
+        if sent < total:  # the rest once the socket drains
+            await self.send(b"".join(parts)[sent:])
+
+    async def idle_receive(self, deadline: float) -> bytes:
+        """Bytes from the peer (b"" on EOF) while no byte of a request has arrived; at
+        ``deadline`` the connection is closed silently (RFC 9112 §9.5)."""
+        scope = self.io_scope
+        scope.deadline = deadline
+        try:
+            data = await self.stream.receive_some(_RECEIVE_SIZE)
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            data = b""
+        finally:
+            scope.deadline = math.inf
+        if not data:
+            self.eof = True
+        return bytes(data)
 
     async def receive(self, deadline: float) -> bytes | None:
         """Bytes from the peer (b"" on EOF), or None when ``deadline`` passed."""
@@ -337,7 +326,8 @@ class _Connection:
             conn.start_next_cycle()
 
     async def next_head(self, first: bool) -> h11.Request | None:
-        """The next request head; None when the client closed or idled out."""
+        """The next request head; None when the client closed (one that idles out has its
+        connection scope cancelled: :meth:`idle_receive`)."""
         conn = self.h11
         limits = self.limits
         now = trio.current_time()
@@ -346,11 +336,13 @@ class _Connection:
         while True:
             event = conn.next_event()
             if event is h11.NEED_DATA:
-                data = await self.receive(head_deadline or idle_deadline)
-                if data is None:
-                    if head_deadline is None:
-                        return None  # idle: close silently (RFC 9112 §9.5)
-                    raise _Timeout
+                if head_deadline is None:
+                    data = await self.idle_receive(idle_deadline)
+                else:
+                    received = await self.receive(head_deadline)
+                    if received is None:
+                        raise _Timeout
+                    data = received
                 if data and head_deadline is None:
                     head_deadline = trio.current_time() + limits.header_timeout
                 conn.receive_data(data)
@@ -433,8 +425,9 @@ class _Connection:
 
     async def exchange(self, head: h11.Request) -> bool:
         """Serve one request; True if the connection may serve another."""
-        started = time.perf_counter()
-        headers = Headers.from_raw(head.headers)
+        logged = self.server.access_log and access_log.isEnabledFor(logging.INFO)
+        started = time.perf_counter() if logged else 0.0
+        headers = Headers.from_wire(head.headers.raw_items())
         target = head.target.decode("latin-1")
         path, query = split_target(target)
         rid = request_id(headers)
@@ -462,7 +455,7 @@ class _Connection:
             status = 413
             await self.fail(413, "request body too large", rid, exc.response)
         finally:
-            if self.server.access_log and access_log.isEnabledFor(logging.INFO):
+            if logged:
                 access_log.info(
                     '%s "%s %s" %d %.1fms rid=%s',
                     self.peer,
@@ -549,24 +542,15 @@ class _Connection:
 
     # -- writing ---------------------------------------------------------------------------
 
-    def base_headers(
-        self, request: Request | None, status: int, headers: Headers, request_id: str
-    ) -> list[tuple[bytes, bytes]]:
-        """The response's fields as h11 takes them.  Raises ``UnicodeEncodeError`` for a value
-        that is not ISO-8859-1."""
-        fields = _encoded_fields(headers)
-        out = list(fields.pairs)
-        if not fields.has_date:
-            out.append((b"date", http_date()))
-        if not fields.has_server:
-            out.append((b"server", self.server.server_name.encode("latin-1")))
-        # A client's id is only echoed when it is a token (_REQUEST_ID), so it is a valid value.
-        out.append((b"x-request-id", request_id.encode("latin-1")))
-        if request is not None and self.server.cors.enabled:
-            out += _encode_headers(
-                self.server.cors.response_headers(request.headers, request.method, status, headers)
-            )
-        return out
+    def cors_fields(
+        self, request: Request | None, status: int, headers: Headers
+    ) -> list[tuple[bytes, bytes]] | None:
+        cors = self.server.cors
+        if request is None or not cors.enabled:
+            return None
+        return encode_headers(
+            cors.response_headers(request.headers, request.method, status, headers)
+        )
 
     async def write_response(
         self, request: Request | None, response: Response, request_id: str, *, close: bool = False
@@ -574,24 +558,20 @@ class _Connection:
         status = response.status
         headers = response.headers
         body = response.body or b""
-        if status in _NO_LENGTH_STATUS or status < 200:
+        if status in NO_LENGTH_STATUS or status < 200:
             body = b""
         elif request is not None and len(body) >= self.limits.gzip_min_size:
             body, headers = await self.maybe_gzip(request, body, headers)
+        heads = self.server.heads
         try:
-            pairs = self.base_headers(request, status, headers, request_id)
-            if status not in _NO_LENGTH_STATUS:
-                pairs.append((b"content-length", b"%d" % len(body)))
-            if close and not headers.has_token("connection", "close"):
-                pairs.append((b"connection", b"close"))
-            event = _response_event(status, pairs)
+            extra = self.cors_fields(request, status, headers)
+            event = heads.head(status, headers, request_id, len(body), close=close, extra=extra)
         except (h11.LocalProtocolError, UnicodeEncodeError):
             log.exception("HTTP handler produced an invalid response head (ref %s)", request_id)
             fallback = internal_error(request_id)
-            pairs = self.base_headers(request, 500, fallback.headers, request_id)
             body = fallback.body or b""
-            pairs.append((b"content-length", b"%d" % len(body)))
-            event = _response_event(500, pairs)
+            extra = self.cors_fields(request, 500, fallback.headers)
+            event = heads.head(500, fallback.headers, request_id, len(body), extra=extra)
         conn = self.h11
         # One buffer, one send_all: the head, the body (passed through h11 without a copy) and
         # the end of message (empty for a Content-Length body).
@@ -599,14 +579,14 @@ class _Connection:
         if body and (request is None or request.method != "HEAD"):
             parts += conn.send_with_data_passthrough(h11.Data(data=body)) or []
         parts += conn.send_with_data_passthrough(_EOM) or []
-        await self.send(b"".join(parts))
+        await self.send_parts(parts)
 
     async def maybe_gzip(
         self, request: Request, body: bytes, headers: Headers
     ) -> tuple[bytes, Headers]:
         if "content-encoding" in headers or not compressible(headers.get("content-type")):
             return body, headers
-        headers = headers.with_("vary", "Accept-Encoding")
+        headers = vary_on_encoding(headers)
         if not accepts_gzip(request.headers.get("accept-encoding")):
             return body, headers
         level = self.limits.gzip_level
@@ -623,8 +603,13 @@ class _Connection:
 
     async def write_stream(self, request: Request, reply: StreamingResponse) -> None:
         conn = self.h11
-        pairs = self.base_headers(request, reply.status, reply.headers, request.request_id)
-        await self.send(conn.send(_response_event(reply.status, pairs)) or b"")
+        heads = self.server.heads
+        pairs = heads.fields(
+            reply.headers,
+            request.request_id,
+            self.cors_fields(request, reply.status, reply.headers),
+        )
+        await self.send(conn.send(response_event(reply.status, pairs)) or b"")
         chunks = reply.chunks
         if request.method == "HEAD":
             await _aclose_iterator(chunks)
@@ -677,52 +662,12 @@ class _Connection:
         """The WebSocket opening handshake's server side (RFC 6455 §4.2.2), then the session."""
         conn = self.h11
         rid = request.request_id
-        if not request.is_websocket_upgrade or conn.their_state is not h11.MIGHT_SWITCH_PROTOCOL:
-            # RFC 9110 §15.5.22: a 426 names the protocol to upgrade to.
-            response = problem(
-                426,
-                detail="this resource needs a WebSocket upgrade",
-                headers=Headers((("upgrade", "websocket"), ("connection", "Upgrade"))),
-            )
-            await self.write_response(request, response, rid)
-            return 426
-        if request.headers.get("sec-websocket-version") != "13":
-            response = problem(
-                426,
-                detail="unsupported WebSocket version",
-                headers=Headers((("sec-websocket-version", "13"),)),  # RFC 6455 §4.4
-            )
-            await self.write_response(request, response, rid)
-            return 426
-        key = request.headers.get("sec-websocket-key")
-        if key is None or not valid_key(key):
-            await self.write_response(
-                request, problem(400, detail="missing or invalid Sec-WebSocket-Key"), rid
-            )
-            return 400
-        if reply.subprotocol is not None and reply.subprotocol not in request.websocket_offer:
-            log.error(
-                "HTTP handler chose WebSocket subprotocol %r not offered by the client (ref %s)",
-                reply.subprotocol,
-                rid,
-            )
-            await self.write_response(request, internal_error(rid), rid)
-            return 500
-        pairs = [(n, v) for n, v in reply.headers.pairs if n not in _HOP_BY_HOP]
-        pairs += [
-            ("upgrade", "websocket"),
-            ("connection", "Upgrade"),
-            ("sec-websocket-accept", accept_token(key)),
-            ("date", http_date().decode("ascii")),
-            ("server", self.server.server_name),
-            ("x-request-id", rid),
-        ]
-        if reply.subprotocol is not None:
-            pairs.append(("sec-websocket-protocol", reply.subprotocol))
-        await self.send(
-            conn.send(h11.InformationalResponse(status_code=101, headers=_encode_headers(pairs)))
-            or b""
-        )
+        refusal = handshake_refusal(request, reply, conn.their_state is h11.MIGHT_SWITCH_PROTOCOL)
+        if refusal is not None:
+            await self.write_response(request, refusal, rid)
+            return refusal.status
+        pairs = accept_fields(request, reply, self.server.heads)
+        await self.send(conn.send(h11.InformationalResponse(status_code=101, headers=pairs)) or b"")
         trailing, _ = conn.trailing_data
         core = WebSocketCore(self.limits.websocket_max_message, bytes(trailing))
         ws = TrioWebSocket(

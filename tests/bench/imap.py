@@ -33,7 +33,6 @@ import socket
 import statistics
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
@@ -44,7 +43,9 @@ from pathlib import Path
 from typing import Protocol
 
 from tests.bench.dovecot import DovecotServer, ensure_dovecot
+from tests.bench.imap_idle import USER, IdleWatcher
 from tests.bench.lmtp import LmtpLoad, run_lmtp_load
+from tests.bench.load import percentile
 from tests.bench.messages import make_message
 from tests.bench.procs import (
     BenchError,
@@ -59,7 +60,6 @@ from tests.bench.procs import (
 from tests.bench.report import append_result
 from tests.bench.stalwart import CLI, PASSWORD, StalwartServer, stalwart_available
 
-USER = "user1@bench.local"
 OURS = "stalwart-py"
 PEER = "dovecot"
 
@@ -459,84 +459,6 @@ def run_sessions(host: str, port: int, plan: ImapPlan, timeout: float = 900.0) -
 # -- IDLE wake-up -------------------------------------------------------------------------------
 
 
-class IdleWatcher:
-    """A raw-socket client in IDLE; timestamps every ``* n EXISTS`` line as it arrives."""
-
-    def __init__(self, host: str, port: int) -> None:
-        self.sock = socket.create_connection((host, port), timeout=60)
-        self._buf = b""
-        self.exists: list[tuple[int, float]] = []
-        self._cond = threading.Condition()
-        self._thread: threading.Thread | None = None
-
-    def _line(self) -> bytes:
-        while b"\r\n" not in self._buf:
-            chunk = self.sock.recv(65536)
-            if not chunk:
-                raise BenchError("IMAP connection closed")
-            self._buf += chunk
-        line, _, self._buf = self._buf.partition(b"\r\n")
-        return line
-
-    def _until_tagged(self, tag: bytes) -> bytes:
-        while True:
-            line = self._line()
-            if line.startswith(tag + b" "):
-                if not line.startswith(tag + b" OK"):
-                    raise BenchError(f"IDLE client: {line!r}")
-                return line
-
-    def start(self) -> None:
-        self._line()  # greeting
-        self.sock.sendall(f"a LOGIN {USER} {PASSWORD}\r\n".encode())
-        self._until_tagged(b"a")
-        self.sock.sendall(b"b SELECT INBOX\r\n")
-        self._until_tagged(b"b")
-        self.sock.sendall(b"c IDLE\r\n")
-        while not self._line().startswith(b"+"):
-            pass
-        self._thread = threading.Thread(target=self._read, daemon=True)
-        self._thread.start()
-
-    def _read(self) -> None:
-        try:
-            while True:
-                line = self._line()
-                now = time.monotonic()
-                m = re.match(rb"\* (\d+) EXISTS", line)
-                if m:
-                    with self._cond:
-                        self.exists.append((int(m[1]), now))
-                        self._cond.notify_all()
-                if line.startswith(b"c "):
-                    return
-        except (OSError, BenchError):
-            return
-
-    def wait_exists(self, count: int, timeout: float = 30.0) -> float | None:
-        """Arrival time of the first EXISTS reporting at least ``count`` messages."""
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while True:
-                for n, when in self.exists:
-                    if n >= count:
-                        return when
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return None
-                self._cond.wait(left)
-
-    def stop(self) -> None:
-        try:
-            self.sock.sendall(b"DONE\r\n")
-            if self._thread is not None:
-                self._thread.join(30)
-            self.sock.sendall(b"z LOGOUT\r\n")
-        except OSError:
-            pass
-        self.sock.close()
-
-
 def measure_idle(target: ImapBenchTarget, plan: ImapPlan, have: int) -> tuple[list[float], int]:
     """Latencies (s) from LMTP 250 to EXISTS; also the number of wake-ups that never came."""
     watcher = IdleWatcher(target.host, target.imap_port)
@@ -571,12 +493,6 @@ def mailbox_size(host: str, port: int) -> int | None:
         return None
     m = re.search(rb"MESSAGES (\d+)", data[0] if data and isinstance(data[0], bytes) else b"")
     return int(m[1]) if status == "OK" and m else None
-
-
-def _percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    rank = max(0, min(len(ordered) - 1, round(q * (len(ordered) - 1))))
-    return ordered[rank]
 
 
 def measure_imap(target: ImapBenchTarget, plan: ImapPlan) -> ImapFigures:
@@ -615,7 +531,7 @@ def measure_imap(target: ImapBenchTarget, plan: ImapPlan) -> ImapFigures:
     if latencies:
         print(
             f"  {target.name}: IDLE wake-up median {statistics.median(latencies) * 1000:.1f} ms, "
-            f"p95 {_percentile(latencies, 0.95) * 1000:.1f} ms",
+            f"p95 {percentile(latencies, 0.95) * 1000:.1f} ms",
             flush=True,
         )
     rss = target.peak_rss()
@@ -630,7 +546,7 @@ def measure_imap(target: ImapBenchTarget, plan: ImapPlan) -> ImapFigures:
         login_median_ms=sessions.login_median_s * 1000,
         fetch_all_median_s=sessions.fetch_all_median_s,
         idle_median_ms=statistics.median(latencies) * 1000 if latencies else None,
-        idle_p95_ms=_percentile(latencies, 0.95) * 1000 if latencies else None,
+        idle_p95_ms=percentile(latencies, 0.95) * 1000 if latencies else None,
         idle_samples=len(latencies),
         expected_messages=plan.mailbox + plan.idle_deliveries,
         stored_messages=stored,

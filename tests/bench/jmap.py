@@ -43,36 +43,27 @@ import http.client
 import json
 import multiprocessing
 import os
-import shutil
 import smtplib
-import subprocess
 import sys
-import tempfile
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from multiprocessing.synchronize import Barrier
 from pathlib import Path
 from typing import Any
 
+from tests.bench.jmap_server import USER, StalwartJmapServer
+from tests.bench.load import LoadRequest, Throughput, percentile, run_load
 from tests.bench.messages import make_message
 from tests.bench.procs import (
     BenchError,
     failure_note,
-    free_port,
     git_commit,
     machine_info,
-    stop_process,
-    tail,
-    tree_peak_rss,
-    wait_lmtp_ready,
 )
 from tests.bench.report import append_result
-from tests.bench.stalwart import CLI, PASSWORD, stalwart_blocked
+from tests.bench.stalwart import PASSWORD, stalwart_blocked
 
-USER = "user1@bench.local"
 MARKER = "kilimanjaro"  # not in the generator's vocabulary: only the marked messages have it
 MARK_EVERY = 100  # message i carries MARKER when i % MARK_EVERY == 0: exactly 1 %
 CYRUS_NOTE = (
@@ -91,7 +82,6 @@ LIST_PROPERTIES = [
     "size",
     "preview",
 ]
-VERIFY_EVERY = 25  # decode and check every Nth response in full
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,114 +93,6 @@ class JmapPlan:
     queries: int = 200
     delivery_connections: int = 4
     deliveries_per_second: float = 20.0  # (c): LMTP deliveries during a run; 0 skips it
-
-
-# -- the server ---------------------------------------------------------------------------------
-
-_CONFIG = """\
-# Throwaway stalwart-py config written by tests/bench/jmap.py.
-[server]
-data_dir = "{data}"
-hostname = "bench.local"
-default_domain = "bench.local"
-
-[lmtp]
-port = {lmtp}
-
-[imap]
-enabled = false
-
-[http]
-port = {http}
-tls_port = {https}
-"""
-
-
-class StalwartJmapServer:
-    """stalwart-py with LMTP and HTTP (JMAP) on 127.0.0.1; ``root`` survives when ``keep``."""
-
-    host = "127.0.0.1"
-    name = "stalwart-py"
-
-    def __init__(self, root: Path | None) -> None:
-        self.keep = root is not None
-        self.root = root if root is not None else Path(tempfile.mkdtemp(prefix="bench-jmap-"))
-        self.root.mkdir(parents=True, exist_ok=True)
-        self.config = self.root / "config.toml"
-        self.log = self.root / "server.log"
-        self.lmtp_port = free_port()
-        self.http_port = free_port()
-        self._proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        fresh = not (self.root / "data").exists()
-        self.config.write_text(
-            _CONFIG.format(
-                data=self.root / "data", lmtp=self.lmtp_port, http=self.http_port, https=free_port()
-            )
-        )
-        if fresh:
-            done = subprocess.run(
-                [str(CLI), "account", "create", USER, "--password", PASSWORD]
-                + ["--config", str(self.config)],
-                capture_output=True,
-                text=True,
-                timeout=120,
-                cwd=self.root,
-            )
-            if done.returncode != 0:
-                raise BenchError(f"`account create` failed:\n{done.stdout}{done.stderr}")
-        with open(self.log, "ab") as out:
-            self._proc = subprocess.Popen(
-                [str(CLI), "serve", "--config", str(self.config)],
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                cwd=self.root,
-            )
-        wait_lmtp_ready(self.host, self.lmtp_port, self._proc, 120, self.log)
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                JmapClient(self.host, self.http_port).session()
-                return
-            except (OSError, BenchError, http.client.HTTPException):
-                if time.monotonic() > deadline:
-                    raise BenchError("JMAP session not reachable\n" + tail(self.log)) from None
-                time.sleep(0.2)
-
-    def cpu_seconds(self) -> float:
-        """User + system CPU the server process has used so far (``/proc/PID/stat``)."""
-        if self._proc is None:
-            return 0.0
-        fields = Path(f"/proc/{self._proc.pid}/stat").read_text().rpartition(")")[2].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-    def peak_rss_kib(self) -> int | None:
-        rss = tree_peak_rss(self._proc.pid) if self._proc is not None else None
-        return rss.main_kib if rss is not None else None
-
-    def stop(self) -> None:
-        if self._proc is not None:
-            status = stop_process(self._proc, timeout=120)
-            self._proc = None
-            if status not in (0, -15):
-                print(f"warning: stalwart-py exited with status {status}\n{tail(self.log)}")
-
-    def log_tail(self) -> str:
-        return tail(self.log)
-
-    def __enter__(self) -> StalwartJmapServer:
-        try:
-            self.start()
-        except BaseException:
-            self.__exit__()
-            raise
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-        if not self.keep:
-            shutil.rmtree(self.root, ignore_errors=True)
 
 
 # -- a minimal JMAP client (http.client, keep-alive) --------------------------------------------
@@ -336,6 +218,10 @@ def check_inbox_response(data: bytes, limit: int = 50) -> str | None:
     return None
 
 
+def inbox_load(body: bytes) -> LoadRequest:
+    return LoadRequest(body, _auth_header(), check_inbox_response)
+
+
 # -- delivery ----------------------------------------------------------------------------------
 
 
@@ -440,132 +326,6 @@ def fill_to(server: StalwartJmapServer, account: Account, total: int, plan: Jmap
         raise BenchError(f"the account holds {now} messages after delivering up to {total}")
 
 
-# -- workload (a): requests/s ------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class _LoadReport:
-    start: float
-    end: float
-    cpu: float
-    requests: int
-    verified: int
-    errors: tuple[str, ...]
-    latencies: tuple[float, ...]
-
-
-def _load_worker(
-    host: str,
-    port: int,
-    body: bytes,
-    seconds: float,
-    barrier: Barrier,
-    results: multiprocessing.SimpleQueue[_LoadReport],
-) -> None:
-    # Raw http.client, headers built once: the client must stay cheap next to the server.
-    conn = http.client.HTTPConnection(host, port, timeout=120)
-    headers = {"Authorization": _auth_header(), "Content-Type": "application/json"}
-    conn.connect()
-    errors: list[str] = []
-    latencies: list[float] = []
-    requests = verified = 0
-    barrier.wait()
-    cpu_start = time.process_time()
-    start = time.monotonic()
-    deadline = start + seconds
-    now = start
-    while now < deadline:
-        conn.request("POST", "/jmap/", body=body, headers=headers)
-        response = conn.getresponse()
-        data = response.read()
-        then = now
-        now = time.monotonic()
-        latencies.append(now - then)
-        if response.status != 200:
-            if len(errors) < 5:
-                errors.append(f"HTTP {response.status}: {data[:200]!r}")
-        elif requests % VERIFY_EVERY == 0:
-            problem = check_inbox_response(data)
-            if problem is not None and len(errors) < 5:
-                errors.append(problem)
-            verified += problem is None
-        requests += 1
-    cpu = time.process_time() - cpu_start
-    conn.close()
-    results.put(_LoadReport(start, now, cpu, requests, verified, tuple(errors), tuple(latencies)))
-
-
-@dataclass(frozen=True, slots=True)
-class Throughput:
-    connections: int
-    requests: int
-    seconds: float
-    client_cores: float
-    p50_ms: float
-    p95_ms: float
-    verified: int
-    errors: tuple[str, ...]
-    server_cpu_s: float = 0.0
-    delivered: int = 0  # (c): messages delivered over LMTP during the run
-    delivery_seconds: float = 0.0  # (c): how long the deliveries went on (start to stop)
-
-    @property
-    def delivery_rate(self) -> float:
-        return self.delivered / self.delivery_seconds if self.delivery_seconds > 0 else 0.0
-
-    @property
-    def rate(self) -> float:
-        return self.requests / self.seconds if self.seconds > 0 else 0.0
-
-    @property
-    def server_ms_per_request(self) -> float:
-        """Server CPU per request: what the rate would be bounded by is 1000 / this."""
-        return self.server_cpu_s * 1000 / self.requests if self.requests else float("nan")
-
-    @property
-    def server_cores(self) -> float:
-        return self.server_cpu_s / self.seconds if self.seconds > 0 else 0.0
-
-
-def run_load(
-    host: str,
-    port: int,
-    body: bytes,
-    connections: int,
-    seconds: float,
-    server_cpu: Callable[[], float] = lambda: 0.0,
-) -> Throughput:
-    ctx = multiprocessing.get_context("spawn")
-    barrier = ctx.Barrier(connections)
-    results: multiprocessing.SimpleQueue[_LoadReport] = ctx.SimpleQueue()
-    workers = [
-        ctx.Process(
-            target=_load_worker, args=(host, port, body, seconds, barrier, results), daemon=True
-        )
-        for _ in range(connections)
-    ]
-    for w in workers:
-        w.start()
-    cpu_before = server_cpu()
-    reports = [results.get() for _ in workers]  # drain before join: results can be large
-    cpu_used = server_cpu() - cpu_before  # includes the workers' start-up wait: an upper bound
-    for w in workers:
-        w.join(60)
-    wall = max(r.end for r in reports) - min(r.start for r in reports)
-    latencies = [x for r in reports for x in r.latencies]
-    return Throughput(
-        connections=connections,
-        requests=sum(r.requests for r in reports),
-        seconds=wall,
-        client_cores=sum(r.cpu for r in reports) / wall if wall else 0.0,
-        p50_ms=percentile(latencies, 0.50) * 1000,
-        p95_ms=percentile(latencies, 0.95) * 1000,
-        verified=sum(r.verified for r in reports),
-        errors=tuple(e for r in reports for e in r.errors)[:10],
-        server_cpu_s=cpu_used,
-    )
-
-
 # -- workload (c): requests/s while mail arrives ------------------------------------------------
 
 
@@ -650,7 +410,12 @@ def run_with_deliveries(
     started = time.monotonic()
     with _Trickle(host, server.lmtp_port, plan.deliveries_per_second, 50_000_001) as trickle:
         t = run_load(
-            host, server.http_port, body, plan.connections, plan.seconds, server.cpu_seconds
+            host,
+            server.http_port,
+            inbox_load(body),
+            plan.connections,
+            plan.seconds,
+            server.cpu_seconds,
         )
     seconds = time.monotonic() - started
     if trickle.error:
@@ -670,13 +435,6 @@ class TextLatency:
     p50_ms: float
     p95_ms: float
     index_wait_s: float
-
-
-def percentile(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[max(0, min(len(ordered) - 1, round(q * (len(ordered) - 1))))]
 
 
 def wait_text_index(
@@ -774,7 +532,7 @@ def measure_jmap(server: StalwartJmapServer, plan: JmapPlan, figures: JmapFigure
             raise BenchError(f"inbox request failed: {problem}: {data[:300]!r}")
     warm.close()
     for connections in sorted({1, plan.connections}):
-        t = run_load(host, port, body, connections, plan.seconds, server.cpu_seconds)
+        t = run_load(host, port, inbox_load(body), connections, plan.seconds, server.cpu_seconds)
         figures.throughput.append(t)
         _print_throughput(t)
     if plan.deliveries_per_second > 0:

@@ -1,11 +1,11 @@
 """`make bench`: benchmark stalwart-py against Dovecot in one run.
 
-    .venv/bin/python -m tests.bench.run [--only lmtp|imap|jmap|imap-text] [--messages N]
+    .venv/bin/python -m tests.bench.run [--only lmtp|imap|jmap|imap-text|http] [--messages N]
         [--no-dovecot]
 
 Each workload starts every server fresh in a temp dir, measures it, stops it, verifies what was
 stored, prints a table and appends a JSON line to tests/bench/results.jsonl. Workloads are
-modules (lmtp.py, imap.py, jmap.py, imap_text.py) registered in WORKLOADS below.
+modules (lmtp.py, imap.py, jmap.py, imap_text.py, http_path.py) registered in WORKLOADS below.
 """
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 
 from tests.bench.dovecot import DovecotServer, ensure_dovecot
+from tests.bench.http_path import add_arguments as add_http_arguments
+from tests.bench.http_path import run_http
 from tests.bench.imap import run_imap
 from tests.bench.imap_text import add_arguments as add_imap_text_arguments
 from tests.bench.imap_text import run_imap_text
@@ -105,6 +107,7 @@ WORKLOADS: dict[str, Callable[[argparse.Namespace, list[str]], bool]] = {
     "imap": run_imap,
     "jmap": run_jmap,
     "imap-text": run_imap_text,
+    "http": run_http,
 }
 
 
@@ -131,6 +134,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         "--imap-clients", type=int, default=10, help="concurrent IMAP client processes (10)"
     )
     add_jmap_arguments(parser)
+    add_http_arguments(parser)
     add_imap_text_arguments(parser)
     parser.add_argument("--no-dovecot", action="store_true", help="measure stalwart-py only")
     parser.add_argument("--no-stalwart", action="store_true", help="measure Dovecot only")

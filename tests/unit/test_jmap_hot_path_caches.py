@@ -16,7 +16,7 @@ from protocols.jmap.mail.account_index import EmailRow
 from protocols.jmap.mail.email_get import RenderCache, render_cache
 from protocols.jmap.mail.email_render import PreEncoded, PreEncodedList
 from protocols.jmap.mail.query_cache import query_cache_key
-from stalwart_py.jmap_http import encode_response
+from protocols.jmap.responses import encode_response
 from store.batch import DestroyEmail, UpdateEmail
 from store.ids import object_id
 from tests.unit.test_jmap_mail_read import Env, env, msg  # noqa: F401 (env is a fixture)

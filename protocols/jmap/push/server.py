@@ -1,9 +1,11 @@
-"""Push for JMAP: the store's change feed handed to trio, and PushSubscription delivery.
+"""The trio side of JMAP push: the store's change feed handed to trio, and PushSubscription
+delivery (the objects and methods are in :mod:`.objects`).
 
 - :class:`ChangeHub` subscribes once to the store's change feed.  Feed callbacks run on the
   store's writer thread; the hub hands each event to the trio loop with the loop's TrioToken and
-  wakes the :class:`Listener` s of that account (EventSource streams, WebSocket push, the push
-  sender).  A listener coalesces: it keeps the set of changed types until its owner takes them.
+  wakes the :class:`Listener` s of that account (EventSource streams and WebSocket push, keyed by
+  the accounts their token may see, and the push sender, which listens to every account).  A
+  listener coalesces: it keeps the set of changed types until its owner takes them.
 - :class:`PushSender` POSTs PushVerification objects to new subscriptions and StateChange
   objects to verified ones (RFC 8620 §7.2), with bounded exponential backoff, from background
   tasks in the server's nursery.
@@ -14,39 +16,42 @@ from __future__ import annotations
 
 import logging
 import ssl
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Final
 from urllib.parse import urlsplit
 
 import h11
 import trio
 
-from protocols.jmap.push import (
+from protocols.mail import AccessToken, MailService
+from store import ChangeEvent, Store
+from store.ids import object_id
+
+from .objects import (
     TYPE_NAME,
     PushSubscription,
     dumps,
     filter_types,
     push_verification,
     state_change,
+    stored_values,
+    type_states,
 )
-from store import Batch, ChangeEvent, Store
-from store.batch import DestroyObject
-from store.ids import object_id
-
-from . import clock
-from .storage import write
 
 log = logging.getLogger(__name__)
 
 USER_AGENT = "stalwart-py-push"
+# The sender acts for the server (RFC 8620 §7.2: it pushes to every account's subscriptions).
+PUSH_TOKEN: Final = AccessToken.for_system("push")
 
 
 class Listener:
-    """Changed types of one account (or of all, ``account_id`` None) since the last :meth:`take`."""
+    """Changed types of some accounts (of all, ``accounts`` None) since the last :meth:`take`."""
 
-    def __init__(self, account_id: int | None) -> None:
-        self.account_id = account_id
+    def __init__(self, accounts: frozenset[int] | None) -> None:
+        self.accounts = accounts
         self._pending: dict[int, set[str]] = {}
         self._event = trio.Event()
 
@@ -99,32 +104,32 @@ class ChangeHub:
                 listener.notify(event)
 
     @contextmanager
-    def listen(self, account_id: int | None) -> Iterator[Listener]:
-        listener = self.register(account_id)
+    def listen(self, accounts: Collection[int] | None) -> Iterator[Listener]:
+        listener = self.register(accounts)
         try:
             yield listener
         finally:
             self.unregister(listener)
 
-    def register(self, account_id: int | None) -> Listener:
-        listener = Listener(account_id)
-        self._listeners.setdefault(account_id, set()).add(listener)
+    def register(self, accounts: Collection[int] | None) -> Listener:
+        """A listener of changes to ``accounts`` (a token's: ``token.account_ids()``), or of
+        every account (None)."""
+        listener = Listener(None if accounts is None else frozenset(accounts))
+        for key in _keys(listener):
+            self._listeners.setdefault(key, set()).add(listener)
         return listener
 
     def unregister(self, listener: Listener) -> None:
-        group = self._listeners.get(listener.account_id)
-        if group is not None:
-            group.discard(listener)
-            if not group:
-                del self._listeners[listener.account_id]
+        for key in _keys(listener):
+            group = self._listeners.get(key)
+            if group is not None:
+                group.discard(listener)
+                if not group:
+                    del self._listeners[key]
 
 
-def type_states(store: Store, account_id: int, types: frozenset[str] | set[str]) -> dict[str, str]:
-    """The current state string of each type (RFC 8620 §7.1 TypeState)."""
-    state = store.account(account_id)
-    if state is None:
-        return {}
-    return {t: str(state.type_state(t)) for t in sorted(types)}
+def _keys(listener: Listener) -> tuple[int | None, ...]:
+    return (None,) if listener.accounts is None else tuple(listener.accounts)
 
 
 # -- the outbound HTTP client ------------------------------------------------------------------
@@ -222,13 +227,13 @@ class PushSender:
 
     def __init__(
         self,
-        store: Store,
+        mail: MailService,
         hub: ChangeHub,
         *,
         retry: RetryPolicy | None = None,
         ssl_context: ssl.SSLContext | None = None,
     ) -> None:
-        self.store = store
+        self.mail = mail
         self.hub = hub
         self.retry = retry or RetryPolicy()
         self.ssl_context = ssl_context
@@ -261,11 +266,11 @@ class PushSender:
     def _changed(self, account_id: int, types: frozenset[str]) -> None:
         if not filter_types(types, None):
             return
-        now = clock.now()
-        for oid, data in self.store.objects(account_id, TYPE_NAME):
+        now = self.mail.now()
+        for oid, value in stored_values(self.mail, PUSH_TOKEN, account_id):
             try:
-                sub = PushSubscription.decode(oid, data)
-            except (ValueError, KeyError):
+                sub = PushSubscription.from_value(oid, value)
+            except (ValueError, KeyError, TypeError):
                 log.warning("undecodable PushSubscription %d of account %d", oid, account_id)
                 continue
             if sub.expires <= now:
@@ -288,18 +293,20 @@ class PushSender:
         self._nursery.start_soon(fn, *args)  # type: ignore[arg-type]
 
     async def _destroy(self, account_id: int, oid: int) -> None:
-        await write(self.store, Batch((DestroyObject(account_id, TYPE_NAME, oid),), clock.now()))
+        txn = self.mail.begin(PUSH_TOKEN)
+        txn.destroy_object(account_id, TYPE_NAME, oid)
+        await txn.commit()
 
     async def _deliver(self, key: tuple[int, int]) -> None:
         account_id, oid = key
         try:
             while self._pending.get(key):
                 types = self._pending.pop(key)
-                data = self.store.object(account_id, TYPE_NAME, oid)
-                if data is None:
+                found = dict(stored_values(self.mail, PUSH_TOKEN, account_id)).get(oid)
+                if found is None:
                     return  # destroyed meanwhile
-                sub = PushSubscription.decode(oid, data)
-                states = type_states(self.store, account_id, set(filter_types(types, None)))
+                sub = PushSubscription.from_value(oid, found)
+                states = type_states(self.mail.store, account_id, types, None)
                 change = state_change({object_id("account", account_id): states})
                 if await self._post(sub.url, dumps(change).encode(), f"push to {sub.public_id}"):
                     self.sent += 1

@@ -5,8 +5,8 @@ Pure: no I/O.  Sending a PushVerification or a StateChange to a subscription's U
 application's job; it learns about new subscriptions through :class:`PushHooks`.
 
 PushSubscriptions belong to the authenticated user, not to an account (§7.2), so they have no
-``accountId``; we store them as generic objects (``SetObject("PushSubscription")``) in the
-user's own account, which is the only account a principal can use.
+``accountId``; they are generic objects of the mail service (``MailTransaction.set_object``)
+in the user's own account (the token's first account).
 """
 
 from __future__ import annotations
@@ -15,17 +15,18 @@ import datetime as dt
 import ipaddress
 import json
 import secrets
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Final
 from urllib.parse import urlsplit
 
-from store import Batch
-from store.batch import DestroyObject, Op, SetObject
+from protocols.mail import AccessToken, MailService
+from store import Store
+from store.errors import MailError
 from store.ids import object_id, parse_object_id
 
-from .context import JmapContext
-from .core import (
+from ..context import JmapContext
+from ..core import (
     CORE,
     Dispatcher,
     MethodCall,
@@ -80,6 +81,60 @@ def filter_types(types: Iterable[str], wanted: frozenset[str] | None) -> list[st
         for t in types
         if t not in UNPUSHED_TYPES and not t.startswith("imap:") and (wanted is None or t in wanted)
     )
+
+
+def type_states(
+    store: Store, acct: int, types: Iterable[str], wanted: frozenset[str] | None
+) -> dict[str, str]:
+    """The current state string of each of the changed ``types`` that is pushable and wanted
+    (§7.1 TypeState)."""
+    state = store.account(acct)
+    if state is None:
+        return {}
+    return {t: str(state.type_state(t)) for t in filter_types(types, wanted)}
+
+
+def changed_states(
+    store: Store,
+    changes: Mapping[int, Iterable[str]],
+    accounts: Sequence[int],
+    wanted: frozenset[str] | None,
+) -> dict[str, dict[str, str]]:
+    """A StateChange's ``changed`` map (§7.1) for the accounts a token may see, in its order."""
+    out: dict[str, dict[str, str]] = {}
+    for acct in accounts:
+        types = changes.get(acct)
+        if types:
+            states = type_states(store, acct, types, wanted)
+            if states:
+                out[object_id("account", acct)] = states
+    return out
+
+
+def push_state(store: Store, accounts: Sequence[int]) -> str:
+    """Where a push stream of these accounts stands: their modseqs joined by ``.`` (one
+    account: its modseq).  Sent as the EventSource event id (§7.3) and the WebSocket
+    ``pushState`` (RFC 8887 §4.3.5); :func:`types_since` reads it back."""
+    modseqs = []
+    for acct in accounts:
+        state = store.account(acct)
+        modseqs.append(str(state.modseq if state is not None else 0))
+    return ".".join(modseqs)
+
+
+def types_since(store: Store, accounts: Sequence[int], since: str) -> dict[int, frozenset[str]]:
+    """The types of each account whose state moved past the :func:`push_state` ``since`` (for
+    a client resuming from it); nothing when ``since`` is not a state of these accounts."""
+    parts = since.split(".")
+    if len(parts) != len(accounts) or not all(p.isascii() and p.isdigit() for p in parts):
+        return {}
+    out: dict[int, frozenset[str]] = {}
+    for acct, part in zip(accounts, parts, strict=True):
+        state = store.account(acct)
+        if state is not None:
+            modseq = int(part)
+            out[acct] = frozenset(t for t, m in state.type_states if m > modseq)
+    return out
 
 
 def dumps(value: Any) -> str:
@@ -157,28 +212,29 @@ class PushSubscription:
     def wants(self, type_name: str) -> bool:
         return self.types is None or type_name in self.types
 
-    def encode(self) -> bytes:
-        return dumps(
-            {
-                "d": self.device_client_id,
-                "u": self.url,
-                "k": self.keys,
-                "e": self.expires,
-                "t": list(self.types) if self.types is not None else None,
-                "x": self.expected_code,
-                "v": self.verification_code,
-            }
-        ).encode()
+    def to_value(self) -> dict[str, Any]:
+        """The value stored with the mail service (a generic object)."""
+        return {
+            "d": self.device_client_id,
+            "u": self.url,
+            "k": self.keys,
+            "e": self.expires,
+            "t": list(self.types) if self.types is not None else None,
+            "x": self.expected_code,
+            "v": self.verification_code,
+        }
 
     @classmethod
-    def decode(cls, oid: int, data: bytes) -> PushSubscription:
-        d = json.loads(data)
+    def from_value(cls, oid: int, d: Mapping[str, Any]) -> PushSubscription:
+        """The subscription stored as ``d`` (:meth:`to_value`); KeyError/ValueError/TypeError
+        when it is not one."""
         types = d.get("t")
+        keys = d.get("k")
         return cls(
             id=oid,
             device_client_id=d["d"],
             url=d["u"],
-            keys=d.get("k"),
+            keys=dict(keys) if keys is not None else None,
             expires=int(d["e"]),
             types=tuple(types) if types is not None else None,
             expected_code=d["x"],
@@ -277,11 +333,30 @@ def _context(call: MethodCall) -> JmapContext:
     return ctx
 
 
+def stored_values(mail: MailService, token: AccessToken, acct: int) -> list[tuple[int, Any]]:
+    """The decoded values of the account's PushSubscription objects.  Versions before the mail
+    service stored each one as JSON text; those are read as such (and rewritten in the current
+    form by the next update), so a subscription made then keeps working."""
+    try:
+        return mail.objects(token, acct, TYPE_NAME)
+    except ValueError:  # one of them is not in the mail service's encoding
+        pass
+    out: list[tuple[int, Any]] = []
+    for oid, raw in mail.store.objects(acct, TYPE_NAME):
+        try:
+            value = mail.object(token, acct, TYPE_NAME, oid)
+        except ValueError:
+            value = json.loads(raw)
+        if value is not None:
+            out.append((oid, value))
+    return out
+
+
 def load_all(ctx: JmapContext) -> dict[int, PushSubscription]:
-    acct = ctx.principal.id
-    return {
-        oid: PushSubscription.decode(oid, data) for oid, data in ctx.store.objects(acct, TYPE_NAME)
-    }
+    """The user's subscriptions (in its own account, §7.2)."""
+    token = ctx.access
+    objects = stored_values(ctx.services.mail, token, token.account_id)
+    return {oid: PushSubscription.from_value(oid, value) for oid, value in objects}
 
 
 async def push_get(call: MethodCall) -> list[tuple[str, dict[str, Any]]]:
@@ -415,7 +490,7 @@ def register(dispatcher: Dispatcher, hooks: PushHooks) -> None:
         ctx = _context(call)
         args = call.args
         check_known(args, {"create", "update", "destroy"})
-        acct = ctx.principal.id
+        acct = ctx.access.account_id
         now = ctx.services.now()
         created: dict[str, Any] = {}
         updated: dict[str, Any] = {}
@@ -435,7 +510,7 @@ def register(dispatcher: Dispatcher, hooks: PushHooks) -> None:
                 sub = create_subscription(
                     get_object(obj, "create"), now=now, max_expiry=hooks.max_expiry
                 )
-                result = await _write_one(ctx, SetObject(acct, TYPE_NAME, 0, sub.encode()))
+                result = await _write_one(ctx, 0, sub)
             except SetError as err:
                 not_created[cid] = err.to_json()
                 continue
@@ -461,7 +536,7 @@ def register(dispatcher: Dispatcher, hooks: PushHooks) -> None:
                 patch = drop_unchanged(get_object(patch, "update"), MUTABLE, current.shown)
                 new = update_subscription(current, patch, now=now, max_expiry=hooks.max_expiry)
                 if new != current:  # sent back as is: no write, no new state
-                    await _write_one(ctx, SetObject(acct, TYPE_NAME, current.id, new.encode()))
+                    await _write_one(ctx, current.id, new)
             except SetError as err:
                 not_updated[key] = err.to_json()
                 continue
@@ -475,7 +550,7 @@ def register(dispatcher: Dispatcher, hooks: PushHooks) -> None:
                 not_destroyed[key] = SetError("notFound").to_json()
                 continue
             try:
-                await _write_one(ctx, DestroyObject(acct, TYPE_NAME, target))
+                await _write_one(ctx, target, None)
             except SetError as err:
                 not_destroyed[key] = err.to_json()
                 continue
@@ -499,9 +574,21 @@ def register(dispatcher: Dispatcher, hooks: PushHooks) -> None:
     dispatcher.register("PushSubscription/set", CORE, push_set)
 
 
-async def _write_one(ctx: JmapContext, op: Op) -> Any:
-    """Applies one op; a store error becomes the matching SetError (raised)."""
-    result = (await ctx.services.write(Batch((op,), now=ctx.services.now())))[0]
+async def _write_one(ctx: JmapContext, oid: int, sub: PushSubscription | None) -> Any:
+    """Stores ``sub`` as subscription ``oid`` (0: a new one; the result is its id), or destroys
+    it (``sub`` None), in its own transaction of the mail service; a refusal (rights, or the
+    store's domain error) becomes the matching SetError (raised)."""
+    token = ctx.access
+    acct = token.account_id
+    txn = ctx.services.mail.begin(token, ctx.services.now())
+    try:
+        if sub is None:
+            ref = txn.destroy_object(acct, TYPE_NAME, oid)
+        else:
+            ref = txn.set_object(acct, TYPE_NAME, oid, sub.to_value())
+    except MailError as err:
+        raise set_error_for(err) from None
+    result = (await txn.commit())[ref]
     if result.error is not None:
         raise set_error_for(result.error)
     return result.value

@@ -1,5 +1,5 @@
-"""HTTP helpers of the JMAP application (:mod:`stalwart_py.jmap_service`): the response
-encoder that splices pre-encoded objects, problem responses for request-level errors
+"""HTTP helpers of the JMAP application (:mod:`.service`): the response encoder that splices
+pre-encoded objects, problem responses for request-level errors
 (RFC 8620 §3.6.1), download headers (RFC 6266, RFC 9110 §14) and the base URL a Session's
 URLs are built from (RFC 8620 §2).
 """
@@ -13,8 +13,9 @@ from typing import Any, Final
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from protocols.http import Request, Response, problem
-from protocols.jmap.core import RequestProblem, jsonio
-from protocols.jmap.mail.email_render import PreEncoded, PreEncodedList
+
+from .core import RequestProblem, jsonio
+from .mail.email_render import PreEncoded, PreEncodedList
 
 _RANGE: Final = re.compile(r"bytes=(\d*)-(\d*)")
 # RFC 9110 §7.2 Host = uri-host [ ":" port ]: a reg-name or IPv4 address, or an IP literal.
