@@ -9,7 +9,7 @@ state; they read through the service where a read depends on rights, and the sto
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Hashable
+from collections.abc import Awaitable, Callable, Collection, Hashable
 from dataclasses import dataclass, field
 
 from protocols.mail import AccessToken, MailService, Right, Writer
@@ -18,6 +18,8 @@ from store.fts import Query
 from store.ids import object_id, parse_object_id
 from store.models import Principal
 
+from .core.args import GetArgs, parse_get
+from .core.dispatch import MethodCall
 from .core.errors import MethodError
 
 
@@ -104,3 +106,24 @@ class JmapContext:
         method instead of once per email; when grants reach single mailboxes, they filter by
         the readable mailboxes instead."""
         return Right.READ in self.services.mail.account_rights(self.access, acct)
+
+
+def get_call(
+    call: MethodCall,
+    known_properties: Collection[str] | None = None,
+    extra: Collection[str] = (),
+) -> tuple[JmapContext, GetArgs, int]:
+    """A /get call (RFC 8620 §5.1): its context, its arguments checked against the server's
+    ``maxObjectsInGet``, and the account it names (``accountNotFound`` unless the token sees
+    it)."""
+    ctx = call.context
+    if not isinstance(ctx, JmapContext):
+        raise MethodError("serverFail", "No JMAP context for this request.")
+    args = parse_get(
+        call.args,
+        max_objects=ctx.services.limits.max_objects_in_get,
+        created_ids=call.created_ids,
+        known_properties=known_properties,
+        extra=extra,
+    )
+    return ctx, args, ctx.account(args.account_id)

@@ -6,7 +6,7 @@ import weakref
 from collections import OrderedDict
 from typing import Any, Final
 
-from protocols.jmap.context import JmapContext
+from protocols.jmap.context import JmapContext, get_call
 from protocols.jmap.core import (
     MethodCall,
     MethodError,
@@ -14,7 +14,6 @@ from protocols.jmap.core import (
     get_uint,
     jsonio,
     parse_changes,
-    parse_get,
 )
 from protocols.jmap.core.errors import REQUEST_TOO_LARGE
 from store import Store
@@ -74,15 +73,8 @@ def body_options(ctx: JmapContext, extra: dict[str, Any]) -> BodyOptions:
 
 
 async def email_get(call: MethodCall) -> list[tuple[str, dict[str, Any]]]:
-    ctx: JmapContext = call.context
+    ctx, args, acct = get_call(call, extra=_BODY_ARGS)
     limits = ctx.services.limits
-    args = parse_get(
-        call.args,
-        max_objects=limits.max_objects_in_get,
-        created_ids=call.created_ids,
-        extra=_BODY_ARGS,
-    )
-    acct = ctx.account(args.account_id)
     store = ctx.store
     properties = tuple(args.properties if args.properties is not None else DEFAULT_EMAIL_PROPERTIES)
     check_properties(properties, EMAIL_PROPERTIES)

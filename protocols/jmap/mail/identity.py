@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Final
 
+from protocols.jmap.context import get_call
 from protocols.mail import MailTransaction
 from store.ids import parse_object_id
 
@@ -24,7 +25,6 @@ from ..core import (
     apply_patch,
     check_if_in_state,
     drop_unchanged,
-    parse_get,
     parse_set,
     set_error_for,
     split_will_destroy,
@@ -144,14 +144,7 @@ def _number(ident: str, created_ids: dict[str, str]) -> int | None:
 
 
 async def identity_get(call: MethodCall) -> list[tuple[str, dict[str, Any]]]:
-    ctx = context_of(call)
-    args = parse_get(
-        call.args,
-        max_objects=ctx.services.limits.max_objects_in_get,
-        created_ids=call.created_ids,
-        known_properties=PROPERTIES,
-    )
-    acct = ctx.account(args.account_id)
+    ctx, args, acct = get_call(call, PROPERTIES)
     identities = await ensure_default(ctx, acct)
     return standard_get(
         "Identity/get",

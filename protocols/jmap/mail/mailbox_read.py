@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from protocols.jmap.context import JmapContext
+from protocols.jmap.context import JmapContext, get_call
 from protocols.jmap.core import (
     Comparator,
     Filter,
@@ -26,7 +26,6 @@ from protocols.jmap.core import (
     invalid_arguments,
     jsonio,
     parse_changes,
-    parse_get,
     parse_query,
     parse_query_changes,
     parse_state,
@@ -100,14 +99,7 @@ def _state(ctx: JmapContext, acct: int) -> int:
 
 
 async def mailbox_get(call: MethodCall) -> list[tuple[str, dict[str, Any]]]:
-    ctx: JmapContext = call.context
-    args = parse_get(
-        call.args,
-        max_objects=ctx.services.limits.max_objects_in_get,
-        created_ids=call.created_ids,
-        known_properties=PROPERTIES,
-    )
-    acct = ctx.account(args.account_id)
+    ctx, args, acct = get_call(call, PROPERTIES)
     state = _state(ctx, acct)
     properties = args.properties if args.properties is not None else PROPERTIES
     if "id" not in properties:

@@ -13,7 +13,7 @@ import re
 from collections.abc import Sequence
 from typing import Any, Final
 
-from protocols.jmap.context import JmapContext
+from protocols.jmap.context import JmapContext, get_call
 from protocols.jmap.core import (
     Comparator,
     Filter,
@@ -22,7 +22,6 @@ from protocols.jmap.core import (
     MethodError,
     invalid_arguments,
     parse_changes,
-    parse_get,
     parse_query,
     parse_query_changes,
     query_changes_response,
@@ -74,14 +73,7 @@ def _quota(ctx: JmapContext, acct: int) -> tuple[str, dict[str, Any] | None]:
 
 
 async def quota_get(call: MethodCall) -> list[tuple[str, dict[str, Any]]]:
-    ctx: JmapContext = call.context
-    args = parse_get(
-        call.args,
-        max_objects=ctx.services.limits.max_objects_in_get,
-        created_ids=call.created_ids,
-        known_properties=PROPERTIES,
-    )
-    acct = ctx.account(args.account_id)
+    ctx, args, acct = get_call(call, PROPERTIES)
     state, quota = _quota(ctx, acct)
     properties = args.properties if args.properties is not None else PROPERTIES
     if "id" not in properties:

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
 
+from protocols.jmap.context import get_call
 from protocols.mail import DELIVERED, MailTransaction, decode_metadata, smtp_status
 from protocols.mime import ParsedMessage
 from store.ids import object_id, parse_object_id
@@ -44,7 +45,6 @@ from ..core import (
     compute_changes,
     drop_unchanged,
     get_object,
-    parse_get,
     parse_query,
     parse_query_changes,
     parse_set,
@@ -106,14 +106,7 @@ def _json(oid: int, value: Mapping[str, Any], properties: tuple[str, ...] | None
 
 # -- /get, /changes ----------------------------------------------------------------------------
 async def submission_get(call: MethodCall) -> list[tuple[str, dict[str, Any]]]:
-    ctx = context_of(call)
-    args = parse_get(
-        call.args,
-        max_objects=ctx.services.limits.max_objects_in_get,
-        created_ids=call.created_ids,
-        known_properties=PROPERTIES,
-    )
-    acct = ctx.account(args.account_id)
+    ctx, args, acct = get_call(call, PROPERTIES)
     return standard_get(
         "EmailSubmission/get",
         args.account_id,

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from protocols.jmap.context import JmapContext
-from protocols.jmap.core import MethodCall, MethodError, parse_changes, parse_get
+from protocols.jmap.context import JmapContext, get_call
+from protocols.jmap.core import MethodCall, MethodError, parse_changes
 from protocols.jmap.core.errors import REQUEST_TOO_LARGE
 from store.ids import object_id, parse_object_id
 
@@ -20,15 +20,8 @@ PROPERTIES: Final = ("id", "emailIds")
 
 
 async def thread_get(call: MethodCall) -> list[tuple[str, dict[str, Any]]]:
-    ctx: JmapContext = call.context
+    ctx, args, acct = get_call(call, PROPERTIES)
     limits = ctx.services.limits
-    args = parse_get(
-        call.args,
-        max_objects=limits.max_objects_in_get,
-        created_ids=call.created_ids,
-        known_properties=PROPERTIES,
-    )
-    acct = ctx.account(args.account_id)
     account = ctx.store.account(acct)
     state = account.type_state("Thread") if account is not None else 0
     # A token without the read right sees no email, so no thread (JmapContext.may_read: one

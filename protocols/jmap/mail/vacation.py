@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Final
 
+from protocols.jmap.context import get_call
 from protocols.mail import MailTransaction
 
 from ..context import JmapContext
@@ -20,7 +21,6 @@ from ..core import (
     apply_patch,
     check_if_in_state,
     drop_unchanged,
-    parse_get,
     parse_set,
     set_error_for,
 )
@@ -79,14 +79,7 @@ def _validate(obj: dict[str, Any]) -> dict[str, Any]:
 
 
 async def vacation_get(call: MethodCall) -> list[tuple[str, dict[str, Any]]]:
-    ctx = context_of(call)
-    args = parse_get(
-        call.args,
-        max_objects=ctx.services.limits.max_objects_in_get,
-        created_ids=call.created_ids,
-        known_properties=PROPERTIES,
-    )
-    acct = ctx.account(args.account_id)
+    ctx, args, acct = get_call(call, PROPERTIES)
     _, value = load(ctx, acct)
     full = {"id": SINGLETON, **value}
     obj = {p: full[p] for p in (args.properties or PROPERTIES)} | {"id": SINGLETON}
