@@ -12,14 +12,13 @@ from dataclasses import dataclass, replace
 
 import trio
 
-from protocols.mail import AccessToken, MailService, NewMessage, Ref
+from protocols.mail import AccessToken, MailService, NewMessage, Ref, Writer
 from protocols.mime import ParsedMessage, canonical_line_ends, has_bare_line_ends, parse_message
 from store import MailError, Store
 from store.errors import ErrorKind
 from store.models import GROUP, INDIVIDUAL, LIST, Principal
 
 from . import clock
-from .storage import write
 
 log = logging.getLogger(__name__)
 
@@ -47,11 +46,11 @@ class Envelope:
 
 
 class Delivery:
-    def __init__(self, store: Store, options: DeliveryOptions) -> None:
+    def __init__(self, store: Store, write: Writer, options: DeliveryOptions) -> None:
         self.store = store
         self.options = options
         # Delivery stores mail as the server itself (the POST right, RFC 4314 §4, everywhere).
-        self.mail = MailService(store, lambda batch: write(store, batch), clock.now)
+        self.mail = MailService(store, write, clock.now)
         self.token = AccessToken.for_system("delivery")
         # account -> id of its inbox; checked against the stored mailbox on every use, so a
         # renamed role or a destroyed mailbox only costs the one scan that finds the new one.

@@ -17,7 +17,7 @@ import functools
 import logging
 import ssl
 import threading
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,10 +34,11 @@ from protocols.jmap.server import JmapOptions, JmapServer
 from protocols.jmap.sessions import SessionOptions
 from protocols.lmtp import LmtpLimits
 from protocols.lmtp.server import serve_lmtp
-from store import ApplyResult, Batch, ErrorKind, MailError, Store
+from store import Batch, ErrorKind, MailError, Store
 from store.batch import CompactChanges, ExpireBlobs, ExpireRequests
 from store.fts import Query, open_index
 from store.models import INDIVIDUAL, Principal
+from store.writelog import WriteLog
 
 from . import clock
 from .accounts import Directory
@@ -50,7 +51,7 @@ from .initial_passwords import FILE_NAME, Credential, InitialPasswords
 from .listeners import StartError, bind_listeners, close_listeners, listener_specs
 from .lmtp_service import LmtpService
 from .passwords import generate_password
-from .storage import write
+from .storage import LocalWriteLog
 from .tls import self_signed, server_context
 
 log = logging.getLogger(__name__)
@@ -111,10 +112,15 @@ class Server:
     delivery: Delivery | None = None
     imap_context: ImapContext | None = None
     jmap: JmapServer | None = None
+    # Where every write goes (store/writelog.py): the store's own writer unless a test or the
+    # cluster gives another log.
+    write_log_for: Callable[[Store], WriteLog] = LocalWriteLog
+    log: WriteLog | None = None
 
     async def run(self, *, task_status: trio.TaskStatus[Server] = trio.TASK_STATUS_IGNORED) -> None:
         cfg = self.cfg
         store = self.store = _open_store(cfg)
+        log = self.log = self.write_log_for(store)
         index = indexer = None
         listeners: dict[str, list[trio.SocketListener]] = {}
         try:
@@ -144,6 +150,7 @@ class Server:
             indexer.start()
             self.delivery = Delivery(
                 store,
+                log.propose,
                 DeliveryOptions(
                     hostname=cfg.server.hostname,
                     duplicate_window=int(cfg.delivery.duplicate_window),
@@ -256,13 +263,10 @@ class Server:
                 cancel.set()
             raise MailError(ErrorKind.LIMIT, "substring search over search.scan_timeout")
 
-        async def store_write(batch: Batch) -> ApplyResult:
-            assert store is not None
-            return await write(store, batch)
-
+        assert self.log is not None
         ctx = ImapContext(
             store=store,
-            write=store_write,
+            write=self.log.propose,
             authenticate=authenticator.authenticate,
             search_substring=search_substring,
             now=clock.now,
@@ -329,7 +333,8 @@ class Server:
             session=SessionOptions(hostname=cfg.server.hostname, core=core),
             login_cache_ttl=cfg.auth.login_cache_ttl,
         )
-        services = jmap_services(store, indexer, delivery, options)
+        assert self.log is not None
+        services = jmap_services(store, self.log, indexer, delivery, options)
         push = PushSender(services.mail, hub)
         await nursery.start(push.run)
         service = self.jmap = JmapServer(
@@ -378,7 +383,8 @@ class Server:
                         self.cfg.store.change_history
                     ):
                         ops.append(CompactChanges(p.id, self.cfg.store.change_history))
-                await write(store, Batch(tuple(ops), now=clock.now()))
+                assert self.log is not None
+                await self.log.propose(Batch(tuple(ops), now=clock.now()))
                 swept = await trio.to_thread.run_sync(store.sweep_blobs)
                 if swept:
                     log.info("janitor: removed %d orphan blob files", swept)
@@ -408,13 +414,10 @@ def _open_store(cfg: Config) -> Store:
 
 
 def jmap_services(
-    store: Store, indexer: Indexer, delivery: Delivery, options: JmapOptions
+    store: Store, log: WriteLog, indexer: Indexer, delivery: Delivery, options: JmapOptions
 ) -> JmapServices:
-    """What JMAP methods get from the application: the shared write path, full-text search
+    """What JMAP methods get from the application: the shared write log, full-text search
     through the indexer (in a worker thread), local delivery for EmailSubmission, the clock."""
-
-    async def store_write(batch: Batch) -> ApplyResult:
-        return await write(store, batch)
 
     async def search_text(account_id: int, query: Query) -> set[int]:
         return await trio.to_thread.run_sync(indexer.search, account_id, query)
@@ -442,7 +445,7 @@ def jmap_services(
     core = options.core
     return JmapServices(
         store=store,
-        write=store_write,
+        write=log.propose,
         search_text=search_text,
         snippet=snippet,
         submit=submit,

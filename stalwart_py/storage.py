@@ -1,10 +1,11 @@
-"""Bridges the store's writer thread to trio: ``await write(store, batch)``, no thread each."""
+"""Bridges the store's writer thread to trio: ``await write(store, batch)``, no thread each, and
+:class:`LocalWriteLog`, the store's own writer as the first :class:`store.writelog.WriteLog`."""
 
 from __future__ import annotations
 
 import trio
 
-from store import ApplyResult, Batch, Store
+from store import ApplyResult, Batch, ErrorKind, MailError, Store
 
 
 async def write(store: Store, batch: Batch) -> ApplyResult:
@@ -28,3 +29,23 @@ async def write(store: Store, batch: Batch) -> ApplyResult:
         raise error
     assert result is not None
     return result
+
+
+class LocalWriteLog:
+    """One node's write log: the store's group-committing, fsyncing writer thread.  A batch is
+    applied once ``propose`` returns, so ``wait_applied`` of any index this node handed out
+    returns at once."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    async def propose(self, batch: Batch) -> ApplyResult:
+        return await write(self.store, batch)
+
+    async def wait_applied(self, index: int) -> None:
+        if index > self.store.applied_index:
+            raise MailError(ErrorKind.INTERNAL, f"log index {index} was never applied here")
+
+    @property
+    def applied_index(self) -> int:
+        return self.store.applied_index

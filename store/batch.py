@@ -330,6 +330,9 @@ class EmailCreated:
 class ApplyResult:
     results: tuple[OpResult, ...]
     modseqs: tuple[tuple[int, int], ...]  # (account, new modseq) for every account touched
+    # The log index of the group that applied the batch (store.writelog): a reader waits for it
+    # with ``WriteLog.wait_applied`` to see its own write on any node.  Not part of equality.
+    index: int = field(default=0, compare=False)
 
     def __getitem__(self, i: int) -> OpResult:
         return self.results[i]

@@ -24,6 +24,10 @@ class ErrorKind(enum.Enum):
     HAS_CHILDREN = "has_children"
     STATE_MISMATCH = "state_mismatch"
     INTERNAL = "internal"
+    # From the write log (store/writelog.py): no quorum, nothing happened ...
+    UNAVAILABLE = "unavailable"
+    # ... or the write may have happened (a leader lost mid-commit): retry with the request id.
+    UNKNOWN_OUTCOME = "unknown_outcome"
 
 
 class MailError(Exception):

@@ -13,7 +13,7 @@ import logging
 import threading
 from collections import deque
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -249,9 +249,10 @@ class Store:
             if isinstance(result, MailError):
                 pending.error = result
             elif result.replayed:
-                pending.result = result.result  # the first application's; nothing changed now
+                # The first application's answer; nothing changed now.
+                pending.result = replace(result.result, index=self.groups_written)
             else:
-                pending.result = result.result
+                pending.result = replace(result.result, index=self.groups_written)
                 changed = dict(result.types)
                 for acct, m in result.result.modseqs:
                     events.append(ChangeEvent(acct, m, changed.get(acct, frozenset())))
@@ -259,6 +260,11 @@ class Store:
             self._finish(pending)
         for event in events:
             self.feed.publish(event)
+
+    @property
+    def applied_index(self) -> int:
+        """The index of the last group applied (``ApplyResult.index`` of its batches)."""
+        return self.groups_written
 
     def _blob_referenced(self, sha: bytes) -> bool:
         return self._db.get(keys.blob_ref(sha)) is not None

@@ -19,6 +19,7 @@ from stalwart_py.config import Config, load_config
 from stalwart_py.server import Server
 from store import Batch, Store
 from store.batch import CreateDomain, CreatePrincipal
+from store.writelog import WriteLog
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -81,8 +82,11 @@ def make_config(data_dir: Path, overrides: Mapping[str, str] | None = None) -> C
 class ServerThread:
     """Runs :class:`Server` with its own trio loop in a thread; blocking clients talk to it."""
 
-    def __init__(self, cfg: Config) -> None:
+    def __init__(
+        self, cfg: Config, write_log_for: Callable[[Store], WriteLog] | None = None
+    ) -> None:
         self.cfg = cfg
+        self.write_log_for = write_log_for
         self.server: Server | None = None
         self._ready = threading.Event()
         self._error: BaseException | None = None
@@ -99,7 +103,10 @@ class ServerThread:
 
     async def _main(self) -> None:
         async with trio.open_nursery() as nursery:
-            self.server = await nursery.start(Server(self.cfg).run)
+            server = Server(self.cfg)
+            if self.write_log_for is not None:
+                server.write_log_for = self.write_log_for
+            self.server = await nursery.start(server.run)
             self._cancel = nursery.cancel_scope
             self._token = trio.lowlevel.current_trio_token()
             self._ready.set()

@@ -26,6 +26,8 @@ STATUS_FOR_KIND: dict[ErrorKind, int] = {
     ErrorKind.INVALID: 400,
     ErrorKind.TEMPORARY: 503,
     ErrorKind.INTERNAL: 500,
+    ErrorKind.UNAVAILABLE: 503,  # the write log has no quorum (an upload: nothing stored)
+    ErrorKind.UNKNOWN_OUTCOME: 503,
 }
 
 

@@ -71,6 +71,12 @@ _BY_KIND: Final = MappingProxyType(
         # RFC 7162 §3.2: the handler adds the set of failed messages ("MODIFIED 7,9").
         ErrorKind.STATE_MISMATCH: ErrorResponse("NO", "MODIFIED", "Changed concurrently"),
         ErrorKind.INTERNAL: ErrorResponse("NO", "SERVERBUG", "Internal error"),
+        # RFC 5530 §3 UNAVAILABLE: "a subsystem is down" (the write log has no quorum) ...
+        ErrorKind.UNAVAILABLE: ErrorResponse("NO", "UNAVAILABLE", "Temporarily unavailable"),
+        # ... or it could not say whether the write happened: the client re-checks and retries.
+        ErrorKind.UNKNOWN_OUTCOME: ErrorResponse(
+            "NO", "UNAVAILABLE", "Outcome unknown: check the mailbox, then retry"
+        ),
     }
 )
 

@@ -36,6 +36,10 @@ _BY_KIND: Final = MappingProxyType(
         ErrorKind.NO_PERMISSION: SmtpStatus(550, "5.7.1", "Delivery not authorized"),
         ErrorKind.TEMPORARY: SmtpStatus(451, "4.3.0", "Temporary failure, try again later"),
         ErrorKind.INTERNAL: SmtpStatus(451, "4.3.0", "Internal error, try again later"),
+        # The write log (store/writelog.py): no quorum, nothing stored; or the outcome is not
+        # known, and the retry (same transaction, same request id) stores it at most once.
+        ErrorKind.UNAVAILABLE: SmtpStatus(451, "4.3.0", "Mail system unavailable, try again later"),
+        ErrorKind.UNKNOWN_OUTCOME: SmtpStatus(451, "4.3.0", "Outcome unknown, try again later"),
         ErrorKind.LIMIT: SmtpStatus(452, "4.5.3", "Too many recipients"),
         ErrorKind.INVALID: SmtpStatus(501, "5.1.3", "Bad recipient address syntax"),
         ErrorKind.IN_USE: SmtpStatus(450, "4.2.0", "Mailbox busy, try again later"),

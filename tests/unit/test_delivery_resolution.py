@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from stalwart_py.delivery import Delivery, DeliveryOptions, Envelope
+from stalwart_py.storage import LocalWriteLog
 from store import Batch, ErrorKind, MailError, Store
 from store.batch import (
     AddAlias,
@@ -35,7 +36,7 @@ def _kind(delivery: Delivery, address: str) -> ErrorKind | None:
 
 
 def test_resolution_follows_alias_catch_all_and_deletion(store: Store) -> None:
-    d = Delivery(store, DeliveryOptions())
+    d = Delivery(store, LocalWriteLog(store).propose, DeliveryOptions())
     assert d.resolve("a@example.org") == [1]
     assert _kind(d, "x@example.org") is ErrorKind.NOT_FOUND
     store.write(Batch((AddAlias("x@example.org", 2),), now=2))
@@ -52,7 +53,7 @@ def test_resolution_follows_alias_catch_all_and_deletion(store: Store) -> None:
 
 
 async def test_quota_change_is_seen_by_the_next_rcpt(store: Store) -> None:
-    d = Delivery(store, DeliveryOptions())
+    d = Delivery(store, LocalWriteLog(store).propose, DeliveryOptions())
     assert _kind(d, "a@example.org") is None
     env = Envelope("s@remote.test", ("a@example.org",))
     assert await d.deliver(env, b"Subject: hi\r\n\r\nbody\r\n") == [None]
@@ -64,7 +65,7 @@ async def test_quota_change_is_seen_by_the_next_rcpt(store: Store) -> None:
 
 
 async def test_inbox_role_moves_are_followed(store: Store) -> None:
-    d = Delivery(store, DeliveryOptions())
+    d = Delivery(store, LocalWriteLog(store).propose, DeliveryOptions())
     assert d.inbox(1) == 1
     store.write(
         Batch((UpdateMailbox(1, 1, role=""), CreateMailbox(1, "New", 0, "inbox", 2, True)), now=2)

@@ -40,7 +40,7 @@ from stalwart_py.accounts import Directory
 from stalwart_py.delivery import Delivery, DeliveryOptions, Envelope
 from stalwart_py.indexer import Indexer
 from stalwart_py.passwords import HashParams, Passwords
-from stalwart_py.storage import write
+from stalwart_py.storage import LocalWriteLog, write
 from store import Store
 from store.batch import Batch, ImportEmail, PutBlob
 from store.codec import pack
@@ -112,7 +112,7 @@ async def env(tmp_path: Path) -> AsyncIterator[Env]:
     directory.add_alias("al@example.org", "alice@example.org")
     bob = directory.create_account("bob@example.org", "pw")
     indexer = Indexer(store, open_index("tantivy", tmp_path / "fts"), commit_interval=0.05)
-    delivery = Delivery(store, DeliveryOptions(hostname="mx.test"))
+    delivery = Delivery(store, LocalWriteLog(store).propose, DeliveryOptions(hostname="mx.test"))
 
     async def search_text(acct: int, query: Query) -> set[int]:
         return await trio.to_thread.run_sync(indexer.search, acct, query)

@@ -282,6 +282,13 @@ _METHOD_BY_KIND: Final = MappingProxyType(
         ErrorKind.TEMPORARY: (SERVER_UNAVAILABLE, "Temporary failure; try again later."),
         ErrorKind.STATE_MISMATCH: (STATE_MISMATCH, "The state does not match."),
         ErrorKind.INTERNAL: (SERVER_FAIL, "Internal error."),
+        ErrorKind.UNAVAILABLE: (SERVER_UNAVAILABLE, "The server cannot write now; try again."),
+        # RFC 8620 §3.6.2 serverPartialFail: changes may have happened; the client MUST
+        # resynchronise (the write log could not say whether the write was applied).
+        ErrorKind.UNKNOWN_OUTCOME: (
+            SERVER_PARTIAL_FAIL,
+            "The write may or may not have happened; resynchronise.",
+        ),
     }
 )
 
