@@ -6,10 +6,10 @@ change is one store batch; failures surface as :class:`MailError`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from store import Batch, MailError, Store
+from store import ApplyResult, Batch, MailError, Store
 from store.addresses import valid_address, valid_domain
 from store.batch import (
     AddAlias,
@@ -40,10 +40,14 @@ DEFAULT_MAILBOXES: tuple[MailboxSpec, ...] = (
 )
 
 
-def _one(store: Store, op: Op, messages: Mapping[ErrorKind, str] | None = None) -> object:
+def _one(
+    write: Callable[[Batch], ApplyResult],
+    op: Op,
+    messages: Mapping[ErrorKind, str] | None = None,
+) -> object:
     """Applies one operation; a failure becomes a MailError whose detail is a sentence (from
     ``messages`` when the caller knows what the kind means for this operation)."""
-    result = store.write(Batch((op,), now=clock.now()))[0]
+    result = write(Batch((op,), now=clock.now()))[0]
     if result.error is not None:
         err = result.error
         known = (messages or {}).get(err.kind)
@@ -72,9 +76,17 @@ class Directory:
     """Every method checks its arguments before it writes, so a refused call changes nothing,
     and raises :class:`MailError` with a sentence naming what is wrong as its detail."""
 
-    def __init__(self, store: Store, passwords: Passwords) -> None:
+    def __init__(
+        self,
+        store: Store,
+        passwords: Passwords,
+        write: Callable[[Batch], ApplyResult] | None = None,
+    ) -> None:
         self.store = store
         self.passwords = passwords
+        # Blocking; the running server passes its write log's (store/writelog.py), the CLI on a
+        # stopped server the store's own writer.
+        self.write = store.write if write is None else write
 
     # -- domains -----------------------------------------------------------------------------
     def create_domain(self, name: str) -> None:
@@ -82,7 +94,7 @@ class Directory:
             raise MailError(ErrorKind.INVALID, f"{name!r} is not a valid domain name")
         name = name.strip().lower()
         _one(
-            self.store,
+            self.write,
             CreateDomain(name),
             {ErrorKind.ALREADY_EXISTS: f"the domain {name} already exists"},
         )
@@ -96,7 +108,7 @@ class Directory:
 
     def delete_domain(self, name: str) -> None:
         _one(
-            self.store,
+            self.write,
             DeleteDomain(name),
             {
                 ErrorKind.NOT_FOUND: f"there is no domain {name}",
@@ -108,7 +120,7 @@ class Directory:
     def set_catch_all(self, domain: str, address: str | None) -> None:
         self._require_domain(domain)
         pid = self.require(address).id if address else 0
-        _one(self.store, SetCatchAll(domain.lower(), pid))
+        _one(self.write, SetCatchAll(domain.lower(), pid))
 
     # -- principals --------------------------------------------------------------------------
     def create_account(
@@ -135,7 +147,7 @@ class Directory:
             roles=roles,
             mailboxes=DEFAULT_MAILBOXES,
         )
-        return int(_one(self.store, op))  # type: ignore[call-overload]
+        return int(_one(self.write, op))  # type: ignore[call-overload]
 
     def create_group(
         self,
@@ -152,31 +164,31 @@ class Directory:
         member_ids = tuple(self.require(m).id for m in members)
         email = self._new_address(email, create_domain=create_domain)
         op = CreatePrincipal(kind, email, (email,), "", members=member_ids, description=description)
-        return int(_one(self.store, op))  # type: ignore[call-overload]
+        return int(_one(self.write, op))  # type: ignore[call-overload]
 
     def set_members(self, email: str, members: list[str]) -> None:
         p = self.require(email)
         if p.kind not in (GROUP, LIST):
             raise MailError(ErrorKind.INVALID, f"{email} is an account, not a group or list")
         member_ids = tuple(self.require(m).id for m in members)
-        _one(self.store, UpdatePrincipal(p.id, members=member_ids))
+        _one(self.write, UpdatePrincipal(p.id, members=member_ids))
 
     def set_password(self, email: str, password: str) -> None:
         p = self.require(email)
-        _one(self.store, UpdatePrincipal(p.id, secret=self.passwords.hash(password)))
+        _one(self.write, UpdatePrincipal(p.id, secret=self.passwords.hash(password)))
 
     def set_quota(self, email: str, quota: int) -> None:
-        _one(self.store, UpdatePrincipal(self.require(email).id, quota=quota))
+        _one(self.write, UpdatePrincipal(self.require(email).id, quota=quota))
 
     def delete(self, email: str) -> None:
-        _one(self.store, DeletePrincipal(self.require(email).id))
+        _one(self.write, DeletePrincipal(self.require(email).id))
 
     def add_alias(self, alias: str, target: str) -> None:
         address = _address(alias)
         owner = self.require(target)
         self._require_free(address)
         self._require_domain(address.rpartition("@")[2])
-        _one(self.store, AddAlias(address, owner.id))
+        _one(self.write, AddAlias(address, owner.id))
 
     def remove_alias(self, alias: str) -> None:
         address = alias.strip().lower()
@@ -187,7 +199,7 @@ class Directory:
             raise MailError(
                 ErrorKind.IN_USE, f"{alias} is the primary address of {owner.name}, not an alias"
             )
-        _one(self.store, RemoveAlias(address))
+        _one(self.write, RemoveAlias(address))
 
     def require(self, name_or_address: str) -> Principal:
         """The principal with this address or name; NOT_FOUND naming it otherwise."""

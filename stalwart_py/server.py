@@ -120,13 +120,19 @@ class Server:
     async def run(self, *, task_status: trio.TaskStatus[Server] = trio.TASK_STATUS_IGNORED) -> None:
         cfg = self.cfg
         store = self.store = _open_store(cfg)
-        log = self.log = self.write_log_for(store)
+        write_log = self.log = self.write_log_for(store)
         index = indexer = None
         listeners: dict[str, list[trio.SocketListener]] = {}
         try:
             listeners = await bind_listeners(listener_specs(cfg))
             self.ports = {name: ls[0].socket.getsockname()[1] for name, ls in listeners.items()}
-            directory = Directory(store, passwords_for(cfg))
+            # The first accounts are written through the log like everything else (the
+            # bootstrap runs in a worker thread: it waits for each write on the trio loop).
+            directory = Directory(
+                store,
+                passwords_for(cfg),
+                lambda batch: trio.from_thread.run(write_log.propose, batch),
+            )
             initial = self.initial_passwords = InitialPasswords(cfg.server.data_dir)
             try:
                 self.credentials = await trio.to_thread.run_sync(
@@ -150,7 +156,7 @@ class Server:
             indexer.start()
             self.delivery = Delivery(
                 store,
-                log.propose,
+                write_log.propose,
                 DeliveryOptions(
                     hostname=cfg.server.hostname,
                     duplicate_window=int(cfg.delivery.duplicate_window),
