@@ -38,7 +38,7 @@ from store import Batch, ErrorKind, MailError, Store
 from store.batch import CompactChanges, ExpireBlobs, ExpireRequests
 from store.fts import Query, open_index
 from store.models import INDIVIDUAL, Principal
-from store.writelog import WriteLog
+from store.writelog import Effect, WriteLog
 
 from . import clock
 from .accounts import Directory
@@ -135,9 +135,10 @@ class Server:
             )
             initial = self.initial_passwords = InitialPasswords(cfg.server.data_dir)
             try:
-                self.credentials = await trio.to_thread.run_sync(
-                    bootstrap, directory, cfg.server.default_domain, initial
-                )
+                if self.once_per_cluster(Effect.BOOTSTRAP):
+                    self.credentials = await trio.to_thread.run_sync(
+                        bootstrap, directory, cfg.server.default_domain, initial
+                    )
             except MailError as err:  # one line for the operator, not a traceback
                 raise StartError(f"cannot create the first accounts: {err.detail}") from None
             self.awaiting_first_login = set(initial.load())
@@ -341,7 +342,9 @@ class Server:
         )
         assert self.log is not None
         services = jmap_services(store, self.log, indexer, delivery, options)
-        push = PushSender(services.mail, hub)
+        push = PushSender(
+            services.mail, hub, may_deliver=lambda: self.once_per_cluster(Effect.PUSH)
+        )
         await nursery.start(push.run)
         service = self.jmap = JmapServer(
             services,
@@ -373,6 +376,10 @@ class Server:
             log.debug("%s listening on %s:%d", name.upper(), cfg.http.bind, self.ports[name])
         service.set_urls(effective_public_url(cfg.http.public_url, self.ports), self.ports)
 
+    def once_per_cluster(self, effect: Effect) -> bool:
+        """The one guard of effects that must happen once per cluster (store/writelog.py)."""
+        return self.log is not None and self.log.once_per_cluster(effect)
+
     async def _janitor(self, store: Store) -> None:
         """Hourly: expire unreferenced blobs and old request ids, compact change logs beyond
         the history kept, and sweep orphan blob files (a crash between a blob's file and its
@@ -390,7 +397,9 @@ class Server:
                     ):
                         ops.append(CompactChanges(p.id, self.cfg.store.change_history))
                 assert self.log is not None
-                await self.log.propose(Batch(tuple(ops), now=clock.now()))
+                if self.once_per_cluster(Effect.JANITOR):
+                    await self.log.propose(Batch(tuple(ops), now=clock.now()))
+                # Each node sweeps its own blob files.
                 swept = await trio.to_thread.run_sync(store.sweep_blobs)
                 if swept:
                     log.info("janitor: removed %d orphan blob files", swept)

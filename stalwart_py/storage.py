@@ -6,6 +6,7 @@ from __future__ import annotations
 import trio
 
 from store import ApplyResult, Batch, ErrorKind, MailError, Store
+from store.writelog import Effect
 
 
 async def write(store: Store, batch: Batch) -> ApplyResult:
@@ -49,3 +50,7 @@ class LocalWriteLog:
     @property
     def applied_index(self) -> int:
         return self.store.applied_index
+
+    def once_per_cluster(self, effect: Effect) -> bool:
+        """One node: it runs every effect."""
+        return True

@@ -20,6 +20,7 @@ The first implementation is the store's own group-committing, fsyncing writer
 
 from __future__ import annotations
 
+import enum
 from typing import Protocol
 
 from .batch import ApplyResult, Batch
@@ -40,6 +41,18 @@ class UnknownOutcome(MailError):
         super().__init__(ErrorKind.UNKNOWN_OUTCOME, detail)
 
 
+class Effect(enum.Enum):
+    """Side effects that must happen once per cluster, not once per node that applied a batch:
+    each is routed through :meth:`WriteLog.once_per_cluster` (on a cluster, the leader's lease
+    answers; on one node, always yes)."""
+
+    JANITOR = "janitor"  # expiry and compaction batches
+    PUSH = "push"  # PushSubscription StateChange POSTs (RFC 8620 §7.2)
+    BOOTSTRAP = "bootstrap"  # the first-start accounts and their generated passwords
+    OUTBOUND = "outbound"  # sending queued mail (the submission issue)
+    VACATION = "vacation"  # vacation replies (the Sieve issue)
+
+
 class WriteLog(Protocol):
     async def propose(self, batch: Batch) -> ApplyResult:
         """The batch's result once it is durable and applied here; raises
@@ -54,4 +67,8 @@ class WriteLog(Protocol):
     @property
     def applied_index(self) -> int:
         """The index of the last group this node has applied."""
+        ...
+
+    def once_per_cluster(self, effect: Effect) -> bool:
+        """Whether this node is the one to run ``effect`` now."""
         ...

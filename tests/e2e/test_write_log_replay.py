@@ -25,6 +25,7 @@ import trio
 
 from store import ApplyResult, Batch, Store
 from store.codec import pack, unpack
+from store.writelog import Effect
 from tests.support import ServerThread, make_config
 
 MAX_GROUP = 64 * 1024
@@ -67,6 +68,9 @@ class ReplayLog:
     @property
     def applied_index(self) -> int:
         return self.store.applied_index
+
+    def once_per_cluster(self, effect: Effect) -> bool:
+        return True
 
     def _apply_loop(self) -> None:
         while True:

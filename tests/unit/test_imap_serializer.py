@@ -229,6 +229,8 @@ def test_every_error_kind_is_mapped() -> None:
         ErrorKind.HAS_CHILDREN: "HASCHILDREN",
         ErrorKind.STATE_MISMATCH: "MODIFIED",
         ErrorKind.INTERNAL: "SERVERBUG",
+        ErrorKind.UNAVAILABLE: "UNAVAILABLE",
+        ErrorKind.UNKNOWN_OUTCOME: "UNAVAILABLE",
     }
     assert set(expected) == set(ErrorKind)
     for kind, code in expected.items():

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import ssl
-from collections.abc import Collection, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Final
@@ -232,8 +232,12 @@ class PushSender:
         *,
         retry: RetryPolicy | None = None,
         ssl_context: ssl.SSLContext | None = None,
+        may_deliver: Callable[[], bool] = lambda: True,
     ) -> None:
         self.mail = mail
+        # StateChange POSTs happen once per cluster: every node applies the change, only the
+        # one this answers yes for pushes it (store.writelog.Effect.PUSH).
+        self.may_deliver = may_deliver
         self.hub = hub
         self.retry = retry or RetryPolicy()
         self.ssl_context = ssl_context
@@ -264,7 +268,7 @@ class PushSender:
 
     # -- state changes ---------------------------------------------------------------------
     def _changed(self, account_id: int, types: frozenset[str]) -> None:
-        if not filter_types(types, None):
+        if not filter_types(types, None) or not self.may_deliver():
             return
         now = self.mail.now()
         for oid, value in stored_values(self.mail, PUSH_TOKEN, account_id):
