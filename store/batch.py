@@ -288,20 +288,24 @@ class Batch:
     # Set by a proposer that may propose the same batch again (store/requests.py): a batch
     # whose request id was applied already is answered with that result, not applied twice.
     request_id: bytes = b""
+    # All or nothing: if any operation fails, apply writes none of the batch (IMAP MULTIAPPEND,
+    # RFC 3502 §6.3.11), decided inside apply instead of undone by a second batch.
+    atomic: bool = False
 
     def encode(self) -> bytes:
         ops = [[op.TAG, *(getattr(op, f.name) for f in dataclasses.fields(op))] for op in self.ops]
-        return pack([BATCH_VERSION, self.now, ops, self.request_id])
+        return pack([BATCH_VERSION, self.now, ops, self.request_id, self.atomic])
 
     @classmethod
     def decode(cls, data: bytes) -> Batch:
-        version, now, ops, request_id = unpack(data)
+        version, now, ops, request_id, atomic = unpack(data)
         if version != BATCH_VERSION:
             raise ValueError(f"unsupported batch version {version}")
         return cls(
             ops=tuple(OP_TYPES[tag](*fields) for tag, *fields in ops),
             now=now,
             request_id=request_id,
+            atomic=atomic,
         )
 
 

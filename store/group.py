@@ -15,11 +15,23 @@ from dataclasses import dataclass
 
 from . import requests
 from .apply import AppliedBatch, apply_batch
-from .batch import Batch
+from .batch import ApplyResult, Batch, OpResult
 from .errors import ErrorKind, MailError
 from .txn import Overlay, View
 
 log = logging.getLogger(__name__)
+
+
+def _rolled_back(done: AppliedBatch, failed: MailError) -> AppliedBatch:
+    """An atomic batch with a failed operation: the failures stand, every other operation
+    reports that it was not applied either (with the first failure's kind), nothing moved."""
+    results = tuple(
+        r
+        if r.error is not None
+        else OpResult(error=MailError(failed.kind, "not applied: the batch is all or nothing"))
+        for r in done.result.results
+    )
+    return AppliedBatch(ApplyResult(results, ()), ())
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +63,10 @@ def apply_group(view: View, batches: Sequence[Batch]) -> GroupOutcome:
         layer = Overlay(overlay)
         try:
             done = apply_batch(layer, batch)
+            failed = next((r.error for r in done.result.results if r.error is not None), None)
+            if batch.atomic and failed is not None:
+                applied.append(_rolled_back(done, failed))
+                continue  # nothing of the batch is written
             if rid:
                 requests.record(layer, rid, batch.now, done.result)
             applied.append(done)

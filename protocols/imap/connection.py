@@ -173,9 +173,9 @@ class ImapConnection:
         assert self.token is not None
         return self.token
 
-    def begin(self) -> MailTransaction:
+    def begin(self, *, atomic: bool = False) -> MailTransaction:
         """A mail-service transaction of the session's token (the authenticated states)."""
-        return self.ctx.mail.begin(self.auth_token)
+        return self.ctx.mail.begin(self.auth_token, atomic=atomic)
 
     @property
     def rev2(self) -> bool:

@@ -43,9 +43,13 @@ class MailService:
         return AccessToken.for_owner(principal, method)
 
     # -- writes ------------------------------------------------------------------------------
-    def begin(self, token: AccessToken, now: int | None = None) -> MailTransaction:
-        """A transaction of ``token``'s operations, stamped with the clock (or ``now``)."""
-        return MailTransaction(self.store, self.write, self.now() if now is None else now, token)
+    def begin(
+        self, token: AccessToken, now: int | None = None, *, atomic: bool = False
+    ) -> MailTransaction:
+        """A transaction of ``token``'s operations, stamped with the clock (or ``now``);
+        ``atomic``: all or nothing."""
+        when = self.now() if now is None else now
+        return MailTransaction(self.store, self.write, when, token, atomic=atomic)
 
     # -- reads -------------------------------------------------------------------------------
     def account(self, token: AccessToken, acct: int) -> AccountState:

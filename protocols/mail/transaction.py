@@ -74,10 +74,14 @@ class Committed:
 class MailTransaction:
     """Operations of one token, written together by :meth:`commit` (a builder: not shared)."""
 
-    def __init__(self, store: Store, write: Writer, now: int, token: AccessToken) -> None:
+    def __init__(
+        self, store: Store, write: Writer, now: int, token: AccessToken, *, atomic: bool = False
+    ) -> None:
         self.store = store
         self.token = token
         self.now = now
+        # All or nothing (Batch.atomic): one failed operation and none is written.
+        self.atomic = atomic
         self._write = write
         self._ops: list[Op] = []
         self._blobs: list[bytes] = []  # bytes of the blobs the ops record (Batch.blobs)
@@ -288,4 +292,5 @@ class MailTransaction:
             return Committed(None)
         ops, self._ops = tuple(self._ops), []
         blobs, self._blobs = tuple(self._blobs), []
-        return Committed(await self._write(Batch(ops, now=self.now, blobs=blobs)))
+        batch = Batch(ops, now=self.now, blobs=blobs, atomic=self.atomic)
+        return Committed(await self._write(batch))

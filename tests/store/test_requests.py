@@ -114,3 +114,25 @@ def test_an_overlong_request_id_is_refused(tmp_path: Path) -> None:
         assert store.account(1).email_count == 0  # type: ignore[union-attr]
     finally:
         store.close()
+
+
+def test_an_atomic_batch_writes_nothing_when_one_operation_fails(tmp_path: Path) -> None:
+    """Batch.atomic (RFC 3502 §6.3.11 MULTIAPPEND): decided inside apply, no undo batch."""
+    store = two_account_store(tmp_path / "db")
+    try:
+        before = store.dump()
+        ops = (
+            PutBlob(SHA, len(RAW), 10),
+            ImportEmail(1, SHA, len(RAW), (1,), (), 10, b""),
+            ImportEmail(1, SHA, len(RAW), (99,), (), 10, b""),  # no such mailbox
+        )
+        result = store.write(Batch(ops, 10, blobs=(RAW,), atomic=True))
+        assert result.results[2].error.kind is ErrorKind.NOT_FOUND  # type: ignore[union-attr]
+        assert all(r.error is not None for r in result.results)
+        assert result.modseqs == ()
+        assert store.dump() == before
+        assert Batch.decode(Batch(ops, 10, atomic=True).encode()).atomic
+        plain = store.write(Batch(ops, 11, blobs=(RAW,)))  # the same, not atomic: two of three
+        assert [r.error is None for r in plain.results] == [True, True, False]
+    finally:
+        store.close()

@@ -20,7 +20,8 @@ async def append(s: ImapConnection, cmd: C.Append, out: list[bytes]) -> Done:
     mb = tree(s).find(cmd.mailbox)
     if mb is None:
         raise CommandFailed("NO", "Mailbox does not exist", "TRYCREATE")
-    tx = s.begin()
+    # MULTIAPPEND is all or nothing (RFC 3502 §6.3.11): one atomic transaction.
+    tx = s.begin(atomic=True)
     refs = []
     for msg in cmd.messages:
         if not msg.data:
@@ -42,13 +43,7 @@ async def append(s: ImapConnection, cmd: C.Append, out: list[bytes]) -> Done:
     imports = [result[ref] for ref in refs]
     failure = next((r.error for r in imports if r.error is not None), None)
     if failure is not None:
-        # MULTIAPPEND is all or nothing (RFC 3502 §6.3.11): undo the ones that went in.
-        undo = s.begin()
-        for r in imports:
-            if r.error is None:
-                undo.destroy_email(s.account_id, r.value.email_id)
-        await undo.commit()
-        raise failure
+        raise failure  # the transaction was atomic: none of the messages went in
     uids = [r.value.uids[0][1] for r in imports]
     code = ResponseCode("APPENDUID", (mb.uidvalidity, Atom(format_sequence_set(uids))))
     return Done("APPEND completed", code)
