@@ -44,12 +44,19 @@ class MailService:
 
     # -- writes ------------------------------------------------------------------------------
     def begin(
-        self, token: AccessToken, now: int | None = None, *, atomic: bool = False
+        self,
+        token: AccessToken,
+        now: int | None = None,
+        *,
+        atomic: bool = False,
+        request_id: bytes = b"",
     ) -> MailTransaction:
         """A transaction of ``token``'s operations, stamped with the clock (or ``now``);
-        ``atomic``: all or nothing."""
+        ``atomic``: all or nothing; ``request_id``: a retry of it is applied at most once."""
         when = self.now() if now is None else now
-        return MailTransaction(self.store, self.write, when, token, atomic=atomic)
+        return MailTransaction(
+            self.store, self.write, when, token, atomic=atomic, request_id=request_id
+        )
 
     # -- reads -------------------------------------------------------------------------------
     def account(self, token: AccessToken, acct: int) -> AccountState:

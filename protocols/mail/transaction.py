@@ -75,13 +75,22 @@ class MailTransaction:
     """Operations of one token, written together by :meth:`commit` (a builder: not shared)."""
 
     def __init__(
-        self, store: Store, write: Writer, now: int, token: AccessToken, *, atomic: bool = False
+        self,
+        store: Store,
+        write: Writer,
+        now: int,
+        token: AccessToken,
+        *,
+        atomic: bool = False,
+        request_id: bytes = b"",
     ) -> None:
         self.store = store
         self.token = token
         self.now = now
         # All or nothing (Batch.atomic): one failed operation and none is written.
         self.atomic = atomic
+        # Proposed again with the same id, it is answered with the first result (requests.py).
+        self.request_id = request_id
         self._write = write
         self._ops: list[Op] = []
         self._blobs: list[bytes] = []  # bytes of the blobs the ops record (Batch.blobs)
@@ -292,5 +301,7 @@ class MailTransaction:
             return Committed(None)
         ops, self._ops = tuple(self._ops), []
         blobs, self._blobs = tuple(self._blobs), []
-        batch = Batch(ops, now=self.now, blobs=blobs, atomic=self.atomic)
+        batch = Batch(
+            ops, now=self.now, blobs=blobs, request_id=self.request_id, atomic=self.atomic
+        )
         return Committed(await self._write(batch))
