@@ -21,7 +21,10 @@ from protocols.mail import AccessToken, MailService, MailTransaction
 from .names import normalise
 
 # The JMAP push code treats "imap:" types as IMAP's own state (never pushed to JMAP clients).
-TYPE_NAME = "imap:subscription"
+TYPE_NAME = "imap:subscribed"
+# Before the mail service the value was the name's UTF-8 bytes, under this type; such entries
+# are still read (and dropped like the others), so a name kept then stays subscribed.
+LEGACY_TYPE_NAME = "imap:subscription"
 
 
 class Orphans:
@@ -30,9 +33,13 @@ class Orphans:
 
     def __init__(self, mail: MailService, token: AccessToken, account_id: int) -> None:
         self.account_id = account_id
-        self.ids: dict[str, list[int]] = {}
+        self.ids: dict[str, list[tuple[str, int]]] = {}  # name -> (type, object id)
         for oid, value in mail.objects(token, account_id, TYPE_NAME):
-            self.ids.setdefault(normalise(str(value)), []).append(oid)
+            self.ids.setdefault(normalise(str(value)), []).append((TYPE_NAME, oid))
+        mail.account_rights(token, account_id)  # the raw read below: only a visible account
+        for oid, raw in mail.store.objects(account_id, LEGACY_TYPE_NAME):
+            name = raw.decode("utf-8", "replace")
+            self.ids.setdefault(normalise(name), []).append((LEGACY_TYPE_NAME, oid))
 
     def __contains__(self, name: str) -> bool:
         return normalise(name) in self.ids
@@ -43,8 +50,8 @@ class Orphans:
     def forget(self, tx: MailTransaction, name: str) -> bool:
         """Adds to ``tx`` what drops ``name`` from the list; False if it is not there."""
         oids = self.ids.get(normalise(name), [])
-        for oid in oids:
-            tx.destroy_object(self.account_id, TYPE_NAME, oid)
+        for type_name, oid in oids:
+            tx.destroy_object(self.account_id, type_name, oid)
         return bool(oids)
 
     def keep(self, tx: MailTransaction, name: str) -> None:
