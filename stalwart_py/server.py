@@ -328,6 +328,8 @@ class Server:
             public_url=cfg.http.public_url,
             session=SessionOptions(hostname=cfg.server.hostname, core=core),
             login_cache_ttl=cfg.auth.login_cache_ttl,
+            answer_cache_entries=web.answer_cache_entries,
+            answer_cache_bytes=web.answer_cache_size,
         )
         services = jmap_services(store, indexer, delivery, options)
         push = PushSender(services.mail, hub)
