@@ -15,7 +15,7 @@ from protocols.jmap.core.query import Comparator, FilterCondition, FilterOperato
 from protocols.jmap.mail.account_index import EmailRow
 from protocols.jmap.mail.email_get import RenderCache, render_cache
 from protocols.jmap.mail.email_render import PreEncoded, PreEncodedList
-from protocols.jmap.mail.query_cache import query_cache_key
+from protocols.jmap.mail.query_cache import EmailIds, EncodedIdList, query_cache_key
 from protocols.jmap.responses import encode_response
 from store.batch import DestroyEmail, UpdateEmail
 from store.ids import object_id
@@ -121,6 +121,24 @@ def test_encode_response_is_byte_identical_to_dumps() -> None:
         "createdIds": {"k": "e9"},
     }
     assert encode_response(result) == jsonio.dumps(result)
+
+
+def test_email_query_ids_are_spliced_byte_identically() -> None:
+    """Email/query's ids window (an EncodedIdList from EmailIds) encodes as dumps would,
+    empty or not, and stays an ordinary list to result references."""
+    ids = EmailIds((7, 12, 3, 100000))
+    window = ids[1:3]
+    assert type(window) is EncodedIdList and window == ["e12", "e3"]
+    for value in (window, ids[0:0], ids[:]):
+        result = {
+            "methodResponses": [
+                ["Email/query", {"accountId": "a1", "ids": value, "position": 0}, "1"],
+                ["Email/get", {"list": PreEncodedList([_pre({"id": "e4"})])}, "2"],
+            ],
+            "sessionState": "s",
+        }
+        assert encode_response(result) == jsonio.dumps(result)
+        assert json.loads(encode_response(result))["methodResponses"][0][1]["ids"] == list(value)
 
 
 def test_render_cache_is_bounded_in_bytes() -> None:

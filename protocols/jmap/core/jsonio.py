@@ -57,13 +57,16 @@ def _check_strings(root: Any) -> None:
             stack.extend(value)
 
 
+# What json.loads(text, object_pairs_hook=..., ...) would build (decoder and scanner) on every
+# call; a decoder holds no state between calls.
+_DECODER = json.JSONDecoder(object_pairs_hook=_pairs, parse_constant=_constant, parse_float=_float)
+
+
 def loads(body: bytes | str) -> Any:
     """Decode an I-JSON text; raise :class:`JsonError` for anything else."""
     try:
         text = body.decode("utf-8") if isinstance(body, bytes | bytearray) else body
-        value = json.loads(
-            text, object_pairs_hook=_pairs, parse_constant=_constant, parse_float=_float
-        )
+        value = _DECODER.decode(text)
         if _SURROGATE_ESCAPE.search(text):
             _check_strings(value)
     except JsonError:
