@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
+
 from protocols.jmap.core import jsonio
 from protocols.jmap.core.query import Comparator, FilterCondition, FilterOperator
 from protocols.jmap.mail.account_index import EmailRow
@@ -167,3 +169,31 @@ def test_encode_response_splices_many_values_in_one_pass() -> None:
         "sessionState": "s",
     }
     assert encode_response(result) == jsonio.dumps(result)
+
+
+def test_jsonio_dumps_is_json_dumps() -> None:
+    """jsonio.dumps (one prebuilt C encoder) gives json.dumps' compact UTF-8 output, and the
+    same errors for what JSON cannot hold."""
+    values: list[Any] = [
+        1,
+        -0.0,
+        1.5e300,
+        2**70,
+        'é☕\x00\n"\\\u2028',
+        None,
+        True,
+        [],
+        {},
+        [[[]]],
+        {"a": [1, 2.0, {"b": None}], "é": "😀"},
+        [float("inf"), float("nan")],
+        {1: 2, False: 3, None: 4, 2.5: 5},
+    ]
+    for value in values:
+        expected = json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+        assert jsonio.dumps(value) == expected
+    for bad in ({"x": object()}, {(1, 2): 1}, "\ud83d"):
+        with pytest.raises((TypeError, UnicodeEncodeError)) as raised:
+            jsonio.dumps(bad)
+        with pytest.raises(raised.type):
+            json.dumps(bad, ensure_ascii=False).encode()
