@@ -339,6 +339,8 @@ class Server:
             public_url=cfg.http.public_url,
             session=SessionOptions(hostname=cfg.server.hostname, core=core),
             login_cache_ttl=cfg.auth.login_cache_ttl,
+            answer_cache_entries=web.answer_cache_entries,
+            answer_cache_bytes=web.answer_cache_size,
         )
         assert self.log is not None
         services = jmap_services(store, self.log, indexer, delivery, options)

@@ -53,9 +53,9 @@ CACHEABLE_METHODS: Final = frozenset(
 _INDEXED_CONDITIONS: Final = frozenset(
     {"text", "from", "to", "cc", "bcc", "subject", "body", "header"}
 )
-MAX_ENTRIES: Final = 1024
+MAX_ENTRIES: Final = 1024  # the default bound of AnswerCache ([http] answer_cache_entries)
 MAX_ANSWER: Final = 1024 * 1024  # larger answers are not kept
-MAX_BYTES: Final = 64 * 1024 * 1024
+MAX_BYTES: Final = 64 * 1024 * 1024  # the default byte bound ([http] answer_cache_size)
 
 
 def account_states(store: Store, accounts: Iterable[int]) -> tuple[int, ...]:
@@ -101,13 +101,22 @@ class _Answer:
 
 
 class AnswerCache:
-    """Encoded answers of cacheable requests, bounded in entries and bytes (oldest out first)."""
+    """Encoded answers of cacheable requests, bounded in entries and bytes (oldest out first).
+    ``max_entries`` 0 (or ``max_bytes`` 0) keeps nothing: every request is computed."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(
+        self, store: Store, max_entries: int = MAX_ENTRIES, max_bytes: int = MAX_BYTES
+    ) -> None:
         self.store = store
+        self.max_entries = max_entries
+        self.max_bytes = max_bytes
         self._entries: dict[_Key, _Answer] = {}
         self._bytes = 0
         self.hits = 0
+
+    @property
+    def enabled(self) -> bool:
+        return self.max_entries > 0 and self.max_bytes > 0
 
     def get(self, key: _Key, accounts: Iterable[int]) -> bytes | None:
         found = self._entries.get(key)
@@ -120,11 +129,11 @@ class AnswerCache:
         return found.data
 
     def put(self, key: _Key, states: tuple[int, ...], data: bytes) -> None:
-        if len(data) > MAX_ANSWER:
+        if len(data) > min(MAX_ANSWER, self.max_bytes) or not self.enabled:
             return
         self._drop(key)
         while self._entries and (
-            len(self._entries) >= MAX_ENTRIES or self._bytes + len(data) > MAX_BYTES
+            len(self._entries) >= self.max_entries or self._bytes + len(data) > self.max_bytes
         ):
             self._drop(next(iter(self._entries)))
         self._entries[key] = _Answer(states, data)

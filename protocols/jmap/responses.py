@@ -16,6 +16,7 @@ from protocols.http import Request, Response, problem
 
 from .core import RequestProblem, jsonio
 from .mail.email_render import PreEncoded, PreEncodedList
+from .mail.query_cache import EncodedIdList
 
 _RANGE: Final = re.compile(r"bytes=(\d*)-(\d*)")
 # RFC 9110 §7.2 Host = uri-host [ ":" port ]: a reg-name or IPv4 address, or an IP literal.
@@ -24,21 +25,23 @@ _HOST: Final = re.compile(r"(?:[A-Za-z0-9._~-]{1,253}|\[[0-9A-Fa-f:.]{2,45}\])(?
 
 def encode_response(result: dict[str, Any]) -> bytes:
     """``jsonio.dumps(result)`` for a JMAP Response object (RFC 8620 §3.4), byte for byte, but
-    splicing the ready encoding of :class:`PreEncoded` objects and :class:`PreEncodedList`
-    lists found in the arguments of a method response (e.g. the ``list`` of Email/get) instead
-    of encoding them again.
+    splicing the ready encoding of :class:`PreEncoded` objects, :class:`PreEncodedList` and
+    :class:`EncodedIdList` lists found in the arguments of a method response (e.g. the ``list``
+    of Email/get, the ``ids`` of Email/query) instead of encoding them again.
 
     The response is encoded once by the C encoder with a placeholder string in place of each
     pre-encoded value; the placeholders (a per-process secret, so no client string can forge
     one) are then replaced by the ready bytes."""
     spliced: list[bytes] = []
     responses = result.get("methodResponses")
-    if type(responses) is list and any(_holds_encoded(inv[1]) for inv in responses):
-        result = dict(result)
-        result["methodResponses"] = [
+    if type(responses) is list:
+        swapped = [
             [inv[0], _swap_arguments(inv[1], spliced), inv[2]] if _holds_encoded(inv[1]) else inv
             for inv in responses
         ]
+        if spliced:
+            result = dict(result)
+            result["methodResponses"] = swapped
     data = jsonio.dumps(result)
     if not spliced:
         return data
@@ -60,12 +63,13 @@ _SPLICE_JSON: Final = jsonio.dumps(_SPLICE_MARK)[:-1]
 
 def _holds_encoded(args: Any) -> bool:
     """Whether a method response's arguments hold a pre-encoded value at their top level: a
-    :class:`PreEncodedList`, or a list that starts with a :class:`PreEncoded` object.  (Only an
+    :class:`PreEncodedList` or :class:`EncodedIdList`, or a list that starts with a
+    :class:`PreEncoded` object.  (Only an
     optimisation: PreEncoded is a dict, so one missed here is still encoded correctly.)"""
     if type(args) is not dict:
         return False
     for value in args.values():
-        if type(value) is PreEncodedList:
+        if type(value) is PreEncodedList or type(value) is EncodedIdList:
             return True
         if type(value) is list and value and type(value[0]) is PreEncoded:
             return True
@@ -81,7 +85,7 @@ def _swap_arguments(args: dict[str, Any], spliced: list[bytes]) -> dict[str, Any
 
     out: dict[str, Any] = {}
     for key, value in args.items():
-        if type(value) is PreEncodedList:
+        if type(value) is PreEncodedList or type(value) is EncodedIdList:
             value = swap(value)
         elif type(value) is list and value and type(value[0]) is PreEncoded:
             value = [swap(x) if type(x) is PreEncoded else x for x in value]

@@ -39,7 +39,15 @@ from protocols.mail import AccessToken, AuthMethod
 from store.ids import blob_id, object_id, parse_blob_id, parse_object_id
 from store.models import Principal
 
-from .answers import AnswerCache, LoginCache, account_states, answered_cleanly, cacheable
+from .answers import (
+    MAX_BYTES,
+    MAX_ENTRIES,
+    AnswerCache,
+    LoginCache,
+    account_states,
+    answered_cleanly,
+    cacheable,
+)
 from .context import JmapContext, JmapServices
 from .core import CoreLimits, Dispatcher, RequestProblem, Session, check_content_type, parse_request
 from .core import Request as JmapRequest
@@ -87,6 +95,8 @@ class JmapOptions:
     session: SessionOptions = field(default_factory=SessionOptions)
     upload_ttl: int = 86400
     login_cache_ttl: float = 300.0  # how long a verified Authorization header is trusted
+    answer_cache_entries: int = MAX_ENTRIES  # AnswerCache bounds; 0 entries = no cache
+    answer_cache_bytes: int = MAX_BYTES
 
     @property
     def hostname(self) -> str:
@@ -137,7 +147,9 @@ class JmapCore:
         register_push(self.dispatcher, PushHooks(created=self._push_created))
         self._active: dict[tuple[str, int], int] = {}
         self._logins: LoginCache[Login] = LoginCache(self.store, options.login_cache_ttl)
-        self.answers = AnswerCache(self.store)
+        self.answers = AnswerCache(
+            self.store, options.answer_cache_entries, options.answer_cache_bytes
+        )
         self.sessions = Sessions(options.session, options.public_url, self.dispatcher, self.store)
 
     def _push_created(self, account_id: int, sub: PushSubscription) -> None:
@@ -213,6 +225,8 @@ class JmapCore:
     async def answer(self, login: Login, body: bytes, base: str) -> bytes:
         """The encoded response to an API request, from :class:`AnswerCache` when the same
         request was answered at the accounts' current state; raises :class:`RequestProblem`."""
+        if not self.answers.enabled:
+            return encode_response((await self._run(login, body, base))[1])
         key = (login, base, body)
         found = self.answers.get(key, login.accounts)
         if found is not None:

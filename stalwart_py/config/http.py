@@ -91,6 +91,23 @@ class HttpConfig:
         "cross-origin access.",
         ORIGINS,
     )
+    answer_cache_entries: int = setting(
+        INT,
+        1024,
+        "Most encoded JMAP answers kept for repeated identical read-only requests (a polling "
+        "client's inbox request: Mailbox/get, Email/query without text search, Email/get ...). "
+        "An entry is answered again only while no account the requester sees has changed "
+        "(RFC 8620 §1.6 states), so a hit is the very bytes the request would produce. "
+        "0 turns the cache off: every request is computed.",
+        at_least(0),
+    )
+    answer_cache_size: int = setting(
+        SIZE,
+        "64M",
+        "Most bytes of encoded answers the answer cache keeps (oldest out first); an answer "
+        "larger than 1M is never kept.",
+        at_least(0),
+    )
     access_log: bool = setting(
         BOOL,
         False,

@@ -1,6 +1,6 @@
 """HTTP workload: the JMAP request path against a bare trio + h11 server, in one run.
 
-Three targets, each answering POSTs on 127.0.0.1 over ``connections`` keep-alive connections:
+Four targets, each answering POSTs on 127.0.0.1 over ``connections`` keep-alive connections:
 
 - **bare**: :mod:`tests.bench.bare_http`, trio + h11 answering every POST with one fixed JSON
   body and doing nothing else: the ceiling of a Python HTTP layer on this machine;
@@ -8,11 +8,16 @@ Three targets, each answering POSTs on 127.0.0.1 over ``connections`` keep-alive
   whole HTTP and JMAP request path, no mail methods);
 - **inbox**: the JMAP workload's inbox request (``Mailbox/get`` + ``Email/query`` of the inbox,
   newest first, limit 50 + ``Email/get`` of those 50 by result reference) on an account of
-  ``mailbox`` messages.
+  ``mailbox`` messages;
+- **nocache**: the same inbox request to a second stalwart-py server started with
+  ``STALWART_HTTP_ANSWER_CACHE_ENTRIES=0`` on a copy of the first one's data dir (same mail,
+  same ids): the exact answer cache is off, so every request is parsed, dispatched to the three
+  methods and encoded — what a request costs when the cache cannot answer it (the methods'
+  own caches of the account index stay on, as after any request that did not change mail).
 
 The load generator is ``wrk`` (one thread; DESIGN.md §5: a Python client competes with the
 server for the 2 cores) when it is installed, else the bench's own (:mod:`tests.bench.load`,
-one process per connection).  The three are measured in turn, ``rounds`` times, so that a
+one process per connection).  The four are measured in turn, ``rounds`` times, so that a
 change of the machine's load touches all of them; each figure is the median of its rounds and
 each stalwart-py figure is also given as a ratio to the bare server's of the same round.
 Before the runs one answer of each is checked in full (the inbox: 3 method responses, 50 emails
@@ -53,7 +58,9 @@ from tests.bench.report import append_result
 from tests.bench.stalwart import stalwart_blocked
 
 ECHO_ARGS = {"hello": "world", "n": 1}
-TARGETS = ("bare", "echo", "inbox")
+TARGETS = ("bare", "echo", "inbox", "nocache")
+# The environment of the second stalwart-py server: the answer cache off ([http]).
+NO_ANSWER_CACHE = {"STALWART_HTTP_ANSWER_CACHE_ENTRIES": "0"}
 
 
 def echo_request() -> bytes:
@@ -192,16 +199,28 @@ def verify(host: str, port: int, body: bytes, check: Check) -> None:
         client.close()
 
 
+def prepare(server: StalwartJmapServer, plan: HttpPlan) -> None:
+    """Fill the account, then stop the server so that its data dir can be copied."""
+    fill_to(server, discover(server.host, server.http_port), plan.mailbox, JmapPlan())
+    server.stop()
+
+
 def measure_http(
-    bare: BareServer, server: StalwartJmapServer, plan: HttpPlan, figures: HttpFigures
+    bare: BareServer,
+    server: StalwartJmapServer,
+    nocache: StalwartJmapServer,
+    plan: HttpPlan,
+    figures: HttpFigures,
 ) -> None:
     host, port = server.host, server.http_port
     account = discover(host, port)
-    fill_to(server, account, plan.mailbox, JmapPlan())
+    if discover(host, nocache.http_port) != account:
+        raise BenchError("the server without answer cache sees another account")
     work = {
         "bare": (bare.port, echo_request(), check_bare),
         "echo": (port, echo_request(), check_echo),
         "inbox": (port, inbox_request(account), check_inbox_response),
+        "nocache": (nocache.http_port, inbox_request(account), check_inbox_response),
     }
     for target_port, body, check in work.values():
         verify(host, target_port, body, check)
@@ -217,7 +236,8 @@ def measure_http(
         print(
             f"  round {n + 1}: bare {current.rates['bare']:.0f} req/s, echo "
             f"{current.rates['echo']:.0f} ({current.ratio('echo'):.2f}x), inbox "
-            f"{current.rates['inbox']:.0f} ({current.ratio('inbox'):.2f}x)",
+            f"{current.rates['inbox']:.0f} ({current.ratio('inbox'):.2f}x), inbox without "
+            f"answer cache {current.rates['nocache']:.0f} ({current.ratio('nocache'):.2f}x)",
             flush=True,
         )
 
@@ -233,6 +253,7 @@ def format_table(figures: HttpFigures, plan: HttpPlan, notes: list[str]) -> str:
         "bare": "bare trio + h11, fixed JSON body",
         "echo": "stalwart-py Core/echo",
         "inbox": f"stalwart-py inbox request ({plan.mailbox} messages)",
+        "nocache": "stalwart-py inbox request, answer cache off",
     }
     if figures.rounds:
         for target in TARGETS:
@@ -262,15 +283,22 @@ def run_http(args: argparse.Namespace, argv: list[str]) -> bool:
         )
     load_before = os.getloadavg()[0]
     root = Path(args.jmap_data).resolve() if args.jmap_data else None
-    print("HTTP workload: bare trio + h11, stalwart-py Core/echo and inbox ...", flush=True)
+    print(
+        "HTTP workload: bare trio + h11, stalwart-py Core/echo, inbox, inbox without answer "
+        "cache ...",
+        flush=True,
+    )
     ok = True
     try:
         with BareServer() as bare, StalwartJmapServer(root) as server:
-            try:
-                measure_http(bare, server, plan, figures)
-            except BaseException:
-                print(server.log_tail(), file=sys.stderr)
-                raise
+            prepare(server, plan)
+            with StalwartJmapServer(None, NO_ANSWER_CACHE, seed=server.data) as nocache:
+                server.start()
+                try:
+                    measure_http(bare, server, nocache, plan, figures)
+                except BaseException:
+                    print(server.log_tail(), nocache.log_tail(), sep="\n", file=sys.stderr)
+                    raise
     except (BenchError, RuntimeError, OSError) as exc:
         print(f"HTTP workload FAILED: {exc}", file=sys.stderr, flush=True)
         notes.append(failure_note(f"HTTP workload FAILED: {exc}"))
@@ -310,4 +338,4 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--http-seconds", type=float, default=10.0, help="seconds per target and round (10)"
     )
-    parser.add_argument("--http-rounds", type=int, default=3, help="rounds of the three (3)")
+    parser.add_argument("--http-rounds", type=int, default=3, help="rounds of the four (3)")

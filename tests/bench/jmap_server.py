@@ -47,12 +47,18 @@ tls_port = {https}
 
 
 class StalwartJmapServer:
-    """stalwart-py with LMTP and HTTP (JMAP) on 127.0.0.1; ``root`` survives when ``keep``."""
+    """stalwart-py with LMTP and HTTP (JMAP) on 127.0.0.1; ``root`` survives when ``keep``.
+    ``env``: extra ``STALWART_*`` settings for the server process; ``seed``: a stopped
+    server's data dir copied in before the first start (the same mail, the same ids)."""
 
     host = "127.0.0.1"
     name = "stalwart-py"
 
-    def __init__(self, root: Path | None) -> None:
+    def __init__(
+        self, root: Path | None, env: dict[str, str] | None = None, seed: Path | None = None
+    ) -> None:
+        self.env = env or {}
+        self.seed = seed
         self.keep = root is not None
         self.root = root if root is not None else Path(tempfile.mkdtemp(prefix="bench-jmap-"))
         self.root.mkdir(parents=True, exist_ok=True)
@@ -62,11 +68,17 @@ class StalwartJmapServer:
         self.http_port = free_port()
         self._proc: subprocess.Popen[bytes] | None = None
 
+    @property
+    def data(self) -> Path:
+        return self.root / "data"
+
     def start(self) -> None:
-        fresh = not (self.root / "data").exists()
+        if self.seed is not None and not self.data.exists():
+            shutil.copytree(self.seed, self.data)
+        fresh = not self.data.exists()
         self.config.write_text(
             _CONFIG.format(
-                data=self.root / "data", lmtp=self.lmtp_port, http=self.http_port, https=free_port()
+                data=self.data, lmtp=self.lmtp_port, http=self.http_port, https=free_port()
             )
         )
         if fresh:
@@ -83,6 +95,7 @@ class StalwartJmapServer:
         with open(self.log, "ab") as out:
             self._proc = subprocess.Popen(
                 [str(CLI), "serve", "--config", str(self.config)],
+                env={**os.environ, **self.env},
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 cwd=self.root,

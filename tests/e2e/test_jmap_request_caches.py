@@ -179,3 +179,47 @@ def test_text_search_and_changes_are_never_cached(jc: Jmap) -> None:
     hits = cache_hits(jc)
     post(jc, search)
     assert cache_hits(jc) == hits
+
+
+def test_answer_cache_entries_0_computes_every_request(tmp_path: Path) -> None:
+    """``[http] answer_cache_entries = 0``: a repeated identical request is computed again
+    (the same answer, no hit counted, nothing kept), where the default cache answers the
+    second one (the tests above)."""
+    srv = start_server(tmp_path / "data", {"STALWART_HTTP_ANSWER_CACHE_ENTRIES": "0"})
+    try:
+        jc = Jmap(srv)
+        account_id, inbox = inbox_of(jc)
+        jc.deliver("only")
+        body = inbox_body(account_id, inbox)
+        first = post(jc, body)
+        assert subjects(first) == ["only"]
+        for _ in range(3):
+            assert post(jc, body) == first
+        assert cache_hits(jc) == 0
+        server = srv.server
+        assert server is not None and server.jmap is not None
+        answers = server.jmap.core.answers
+        assert not answers.enabled and answers._entries == {}
+    finally:
+        srv.stop()
+
+
+def test_answer_cache_bounds_come_from_the_config(tmp_path: Path) -> None:
+    srv = start_server(
+        tmp_path / "data",
+        {"STALWART_HTTP_ANSWER_CACHE_ENTRIES": "7", "STALWART_HTTP_ANSWER_CACHE_SIZE": "2M"},
+    )
+    try:
+        jc = Jmap(srv)
+        account_id, inbox = inbox_of(jc)
+        body = inbox_body(account_id, inbox)
+        post(jc, body)
+        hits = cache_hits(jc)
+        post(jc, body)
+        assert cache_hits(jc) == hits + 1
+        server = srv.server
+        assert server is not None and server.jmap is not None
+        answers = server.jmap.core.answers
+        assert (answers.max_entries, answers.max_bytes) == (7, 2 * 1024 * 1024)
+    finally:
+        srv.stop()

@@ -125,7 +125,7 @@ def test_schema_is_complete_and_documented() -> None:
     assert list(SECTIONS) == [
         "server", "lmtp", "imap", "http", "tls", "search", "delivery", "auth", "store",
     ]  # fmt: skip
-    assert len(SCHEMA) == 4 + 8 + 12 + 14 + 2 + 8 + 4 + 4 + 3
+    assert len(SCHEMA) == 4 + 8 + 12 + 16 + 2 + 8 + 4 + 4 + 3
     for key in SCHEMA:
         assert key.setting.doc.strip(), key.dotted
         assert key.env_var == f"STALWART_{key.section.upper()}_{key.name.upper()}"

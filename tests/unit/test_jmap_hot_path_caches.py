@@ -10,12 +10,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
+
 from protocols.jmap.core import jsonio
 from protocols.jmap.core.query import Comparator, FilterCondition, FilterOperator
 from protocols.jmap.mail.account_index import EmailRow
 from protocols.jmap.mail.email_get import RenderCache, render_cache
 from protocols.jmap.mail.email_render import PreEncoded, PreEncodedList
-from protocols.jmap.mail.query_cache import query_cache_key
+from protocols.jmap.mail.query_cache import EmailIds, EncodedIdList, query_cache_key
 from protocols.jmap.responses import encode_response
 from store.batch import DestroyEmail, UpdateEmail
 from store.ids import object_id
@@ -123,6 +125,24 @@ def test_encode_response_is_byte_identical_to_dumps() -> None:
     assert encode_response(result) == jsonio.dumps(result)
 
 
+def test_email_query_ids_are_spliced_byte_identically() -> None:
+    """Email/query's ids window (an EncodedIdList from EmailIds) encodes as dumps would,
+    empty or not, and stays an ordinary list to result references."""
+    ids = EmailIds((7, 12, 3, 100000))
+    window = ids[1:3]
+    assert type(window) is EncodedIdList and window == ["e12", "e3"]
+    for value in (window, ids[0:0], ids[:]):
+        result = {
+            "methodResponses": [
+                ["Email/query", {"accountId": "a1", "ids": value, "position": 0}, "1"],
+                ["Email/get", {"list": PreEncodedList([_pre({"id": "e4"})])}, "2"],
+            ],
+            "sessionState": "s",
+        }
+        assert encode_response(result) == jsonio.dumps(result)
+        assert json.loads(encode_response(result))["methodResponses"][0][1]["ids"] == list(value)
+
+
 def test_render_cache_is_bounded_in_bytes() -> None:
     cache = RenderCache(max_bytes=1000)
     shape = (1, ("id",), ())
@@ -149,3 +169,31 @@ def test_encode_response_splices_many_values_in_one_pass() -> None:
         "sessionState": "s",
     }
     assert encode_response(result) == jsonio.dumps(result)
+
+
+def test_jsonio_dumps_is_json_dumps() -> None:
+    """jsonio.dumps (one prebuilt C encoder) gives json.dumps' compact UTF-8 output, and the
+    same errors for what JSON cannot hold."""
+    values: list[Any] = [
+        1,
+        -0.0,
+        1.5e300,
+        2**70,
+        'é☕\x00\n"\\\u2028',
+        None,
+        True,
+        [],
+        {},
+        [[[]]],
+        {"a": [1, 2.0, {"b": None}], "é": "😀"},
+        [float("inf"), float("nan")],
+        {1: 2, False: 3, None: 4, 2.5: 5},
+    ]
+    for value in values:
+        expected = json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+        assert jsonio.dumps(value) == expected
+    for bad in ({"x": object()}, {(1, 2): 1}, "\ud83d"):
+        with pytest.raises((TypeError, UnicodeEncodeError)) as raised:
+            jsonio.dumps(bad)
+        with pytest.raises(raised.type):
+            json.dumps(bad, ensure_ascii=False).encode()

@@ -150,15 +150,15 @@ class Dispatcher:
 
     @staticmethod
     def _check_produced(name: str, produced: object) -> None:
-        if (
-            not isinstance(produced, list)
-            or not produced
-            or not all(
-                isinstance(p, tuple)
-                and len(p) == 2
-                and isinstance(p[0], str)
-                and isinstance(p[1], dict)
-                for p in produced
-            )
-        ):
-            raise TypeError(f"handler for {name} returned {produced!r}, not [(name, dict)]")
+        if isinstance(produced, list) and produced:
+            for p in produced:
+                if not (
+                    isinstance(p, tuple)
+                    and len(p) == 2
+                    and isinstance(p[0], str)
+                    and isinstance(p[1], dict)
+                ):
+                    break
+            else:
+                return
+        raise TypeError(f"handler for {name} returned {produced!r}, not [(name, dict)]")

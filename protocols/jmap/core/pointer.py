@@ -32,6 +32,8 @@ def split(pointer: str) -> tuple[str, ...]:
         return ()
     if not pointer.startswith("/"):
         raise PointerError(f"a JSON pointer starts with '/': {pointer!r}")
+    if "~" not in pointer:  # nothing escaped (the usual "/ids", "/list/*/id")
+        return tuple(pointer[1:].split("/"))
     return tuple(unescape(t) for t in pointer[1:].split("/"))
 
 

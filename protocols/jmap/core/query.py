@@ -126,6 +126,14 @@ class QueryArgs:
     extra: Mapping[str, Any] = field(default_factory=dict)
 
 
+_QUERY_ARGS: Final = frozenset(
+    {"accountId", "filter", "sort", "position", "anchor", "anchorOffset", "limit", "calculateTotal"}
+)
+_QUERY_CHANGES_ARGS: Final = frozenset(
+    {"accountId", "filter", "sort", "sinceQueryState", "maxChanges", "upToId", "calculateTotal"}
+)
+
+
 def parse_query(
     args: Mapping[str, Any],
     *,
@@ -133,8 +141,7 @@ def parse_query(
     sort_extra: Collection[str] = (),
     extra: Collection[str] = (),
 ) -> QueryArgs:
-    known = {"accountId", "filter", "sort", "position", "anchor", "anchorOffset", "limit"}
-    check_known(args, {*known, "calculateTotal", *extra})
+    check_known(args, _QUERY_ARGS, extra)
     acct = account_id(args)
     anchor = None
     if args.get("anchor") is not None:
@@ -168,6 +175,14 @@ def query_window(
     ids: Sequence[str], args: QueryArgs, *, max_limit: int | None = None
 ) -> QueryWindow:
     """Apply position / anchor / anchorOffset / limit to the full sorted result list (§5.5)."""
+    start, end, clamped = _window(ids, args, max_limit)
+    return QueryWindow(position=start, ids=tuple(ids[start:end]), limit=clamped)
+
+
+def _window(
+    ids: Sequence[str], args: QueryArgs, max_limit: int | None
+) -> tuple[int, int, int | None]:
+    """(start, end, the clamped limit or None) of the window §5.5 selects."""
     total = len(ids)
     if args.anchor is not None:
         try:
@@ -184,25 +199,26 @@ def query_window(
     if max_limit is not None and (limit is None or limit > max_limit):
         limit = clamped = max_limit
     end = total if limit is None else start + limit
-    return QueryWindow(position=start, ids=tuple(ids[start:end]), limit=clamped)
+    return start, end, clamped
 
 
 def query_response(
     ids: Sequence[str], args: QueryArgs, query_state: str, *, max_limit: int | None = None
 ) -> dict[str, Any]:
     """The /query response (§5.5) for the full sorted result list ``ids``."""
-    window = query_window(ids, args, max_limit=max_limit)
+    start, end, clamped = _window(ids, args, max_limit)
+    window = ids[start:end]  # a new list when ids is one (or a sequence that slices to one)
     out: dict[str, Any] = {
         "accountId": args.account_id,
         "queryState": query_state,
         "canCalculateChanges": True,
-        "position": window.position,
-        "ids": list(window.ids),
+        "position": start,
+        "ids": window if isinstance(window, list) else list(window),
     }
     if args.calculate_total:
         out["total"] = len(ids)
-    if window.limit is not None:
-        out["limit"] = window.limit
+    if clamped is not None:
+        out["limit"] = clamped
     return out
 
 
@@ -226,8 +242,7 @@ def parse_query_changes(
     sort_extra: Collection[str] = (),
     extra: Collection[str] = (),
 ) -> QueryChangesArgs:
-    known = {"accountId", "filter", "sort", "sinceQueryState", "maxChanges", "upToId"}
-    check_known(args, {*known, "calculateTotal", *extra})
+    check_known(args, _QUERY_CHANGES_ARGS, extra)
     acct = account_id(args)
     if "sinceQueryState" not in args:
         raise invalid_arguments(

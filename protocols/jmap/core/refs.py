@@ -50,7 +50,10 @@ def resolve_arguments(arguments: dict[str, Any], responses: Sequence[Invocation]
 
     Step 1 of §3.7: an argument given both plainly and as a reference is ``invalidArguments``.
     """
-    if not any(key.startswith("#") for key in arguments):
+    for key in arguments:
+        if key[:1] == "#":
+            break
+    else:
         return arguments
     out: dict[str, Any] = {}
     for key, value in arguments.items():

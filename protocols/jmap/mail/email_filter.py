@@ -184,7 +184,14 @@ class Evaluator:
                 if (row := rows.get(eid)) is not None and all(p(row) for p in predicates)
             }
         else:
-            current &= self.index.rows.keys()
+            # Only the rows' emails (a text search may name one the index has not seen yet).
+            # Looking for the few strays is much cheaper than ``&= rows.keys()``, which builds
+            # a new set of every email; ``current`` may be the caller's ``base``: not changed
+            # in place.
+            rows = self.index.rows
+            strays = [eid for eid in current if eid not in rows]
+            if strays:
+                current = current.difference(strays)
         if "header" in fields and current:
             current = {eid for eid in current if self._header_matches(eid, fields["header"])}
         return current
