@@ -39,7 +39,7 @@ with atheris.instrument_imports():
         accepts_gzip,
         parse_authorization,
     )
-    from protocols.http.server import _split_target
+    from protocols.http.target import split_target
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
@@ -81,7 +81,7 @@ FIELDS = [
 def check_request(event: h11.Request) -> None:
     headers = Headers.from_raw(event.headers)
     target = event.target.decode("latin-1")
-    path, query = _split_target(target)
+    path, query = split_target(target)
     assert all(isinstance(k, str) and isinstance(v, str) for k, v in query)
     request = Request(event.method.decode("ascii"), target, path, query, headers)
     got = ROUTER.admit(request)
