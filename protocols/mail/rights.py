@@ -12,6 +12,7 @@ NO_PERMISSION.
 from __future__ import annotations
 
 from store.errors import ErrorKind, MailError
+from store.models import Email
 
 from .rightset import LETTERS, NONE, OWNER, Right, Rights, jmap_rights, keyword_right, letters
 from .token import AccessToken
@@ -23,6 +24,7 @@ __all__ = [
     "Right",
     "Rights",
     "account_rights",
+    "in_any_mailbox",
     "jmap_rights",
     "keyword_right",
     "letters",
@@ -42,6 +44,12 @@ def account_rights(token: AccessToken, acct: int) -> Rights:
 def mailbox_rights(token: AccessToken, acct: int, mailbox_id: int) -> Rights:
     """The token's rights on one mailbox (today: its rights in the account)."""
     return account_rights(token, acct)
+
+
+def in_any_mailbox(token: AccessToken, acct: int, email: Email, right: Right) -> bool:
+    """Whether the token holds ``right`` in one of the mailboxes the email is in (reading an
+    email needs READ in one of them; changing its keywords the keyword's right there)."""
+    return any(right in mailbox_rights(token, acct, m) for m, _ in email.mailboxes)
 
 
 def require(token: AccessToken, acct: int, right: Right, mailbox_id: int | None = None) -> None:

@@ -17,7 +17,7 @@ from store.codec import unpack
 from store.errors import ErrorKind, MailError
 from store.models import AccountState, Email, Mailbox, Principal
 
-from .rights import Right, Rights, account_rights, mailbox_rights
+from .rights import Right, Rights, account_rights, in_any_mailbox, mailbox_rights
 from .token import AccessToken, AuthMethod
 from .transaction import MailTransaction, Writer
 
@@ -96,9 +96,7 @@ class MailService:
         if not token.may_see(acct):
             return None
         email = self.store.email(acct, email_id)
-        if email is None or not any(
-            Right.READ in mailbox_rights(token, acct, m) for m, _ in email.mailboxes
-        ):
+        if email is None or not in_any_mailbox(token, acct, email, Right.READ):
             return None
         return email
 

@@ -34,7 +34,7 @@ from store.errors import ErrorKind, MailError
 from store.models import Email
 
 from .messages import NewMessage, copy_email_op, new_email_ops
-from .rights import Right, keyword_right, mailbox_rights, require
+from .rights import Right, in_any_mailbox, keyword_right, require
 from .token import AccessToken
 
 # How a transaction's batch is written (the group-committed store path).
@@ -106,15 +106,13 @@ class MailTransaction:
     def _visible_email(self, acct: int, email_id: int) -> Email:
         """The email, if the token may read it in one of its mailboxes; NOT_FOUND otherwise."""
         email = self.store.email(acct, email_id) if self.token.may_see(acct) else None
-        if email is None or not any(
-            Right.READ in mailbox_rights(self.token, acct, m) for m, _ in email.mailboxes
-        ):
+        if email is None or not in_any_mailbox(self.token, acct, email, Right.READ):
             raise MailError(ErrorKind.NOT_FOUND, "no such email")
         return email
 
     def _require_any(self, acct: int, email: Email, right: Right) -> None:
         """``right`` in one of the email's mailboxes."""
-        if not any(right in mailbox_rights(self.token, acct, m) for m, _ in email.mailboxes):
+        if not in_any_mailbox(self.token, acct, email, right):
             raise MailError(ErrorKind.NO_PERMISSION, f"the {right.name.lower()} right is missing")
 
     def _require_keywords(self, acct: int, words: Iterable[str], mailbox_id: int) -> None:
