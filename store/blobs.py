@@ -21,7 +21,6 @@ restart keeps).  See docs/storage.md.
 
 from __future__ import annotations
 
-import errno
 import hashlib
 import logging
 import os
@@ -74,23 +73,28 @@ class BlobStore:
         """:meth:`put` of several blobs, each directory fsynced once at the end."""
         digests: list[bytes] = []
         dirty: set[Path] = set()
-        for data in blobs:
-            sha = hashlib.sha256(data).digest()
-            with self._lock:
-                self._in_flight[sha] += 1
-            path = self.path(sha)
-            digests.append(sha)
-            if path.exists() and path.stat().st_size == len(data):
-                continue
-            if not path.parent.exists():
-                path.parent.mkdir(exist_ok=True)
-                dirty.add(self.root)
-            self._write_file(path, data)
-            dirty.add(path.parent)
-        if self._sync:
-            # Children before parents: a new subdirectory's entry is synced after its file's.
-            for directory in sorted(dirty, key=lambda d: len(d.parts), reverse=True):
-                self._fsync_dir(directory)
+        try:
+            for data in blobs:
+                sha = hashlib.sha256(data).digest()
+                with self._lock:
+                    self._in_flight[sha] += 1
+                digests.append(sha)
+                path = self.path(sha)
+                if path.exists() and path.stat().st_size == len(data):
+                    continue
+                if not path.parent.exists():
+                    path.parent.mkdir(exist_ok=True)
+                    dirty.add(self.root)
+                self._write_file(path, data)
+                dirty.add(path.parent)
+            if self._sync:
+                # Children before parents: a new subdirectory's entry is synced after its file's.
+                for directory in sorted(dirty, key=lambda d: len(d.parts), reverse=True):
+                    self._fsync_dir(directory)
+        except BaseException:
+            # No batch will name these: without the settle they would stay undeletable.
+            self.settle(digests)
+            raise
         return digests
 
     def _write_file(self, path: Path, data: bytes) -> None:
@@ -162,11 +166,8 @@ class BlobStore:
                 path.unlink(missing_ok=True)
                 removed += 1
                 continue
-            try:
-                sha = bytes.fromhex(path.name)
-            except ValueError:
-                continue
-            if len(sha) != DIGEST_SIZE:
+            sha = _digest_of(path)
+            if sha is None:
                 continue
             with self._lock:
                 if not is_referenced(sha) and self._deletable(sha) and self._unlink(sha):
@@ -180,10 +181,6 @@ class BlobStore:
             return self.path(sha).read_bytes()
         except FileNotFoundError:
             return None
-        except OSError as exc:
-            if exc.errno == errno.ENOENT:
-                return None
-            raise
 
     def has(self, sha: bytes) -> bool:
         return self.path(sha).exists()
@@ -191,16 +188,20 @@ class BlobStore:
     def digests(self) -> Iterator[bytes]:
         """The digest of every stored blob file."""
         for path in self._files():
-            if path.name.startswith("."):
-                continue
-            try:
-                sha = bytes.fromhex(path.name)
-            except ValueError:
-                continue
-            if len(sha) == DIGEST_SIZE:
+            sha = _digest_of(path)
+            if sha is not None:
                 yield sha
 
     def _files(self) -> Iterator[Path]:
         for sub in sorted(self.root.iterdir()):
             if sub.is_dir() and len(sub.name) == 2:
                 yield from sorted(sub.iterdir())
+
+
+def _digest_of(path: Path) -> bytes | None:
+    """The digest a blob file's name spells, None for anything else (temporary files ...)."""
+    try:
+        sha = bytes.fromhex(path.name)
+    except ValueError:  # also every ".…tmp" name
+        return None
+    return sha if len(sha) == DIGEST_SIZE else None

@@ -207,3 +207,23 @@ def test_a_format_1_store_moves_its_blobs_out_on_open(tmp_path: Path) -> None:
         assert store.get(keys.VERSION) == b"2"
     finally:
         store.close()
+
+
+def test_a_failed_put_leaves_no_digest_marked_in_flight(tmp_path: Path) -> None:
+    """A put that fails half-way settles what it marked: those files stay deletable (else an
+    orphan written before the failure could never be swept by this process)."""
+    blobs = BlobStore(tmp_path / "blobs")
+    written, failing = b"written first", b"then the disk fails"
+    real = blobs._write_file
+
+    def fail_second(path: Path, data: bytes) -> None:
+        if data == failing:
+            raise OSError(28, "No space left on device")
+        real(path, data)
+
+    blobs._write_file = fail_second  # type: ignore[method-assign]
+    with pytest.raises(OSError):
+        blobs.put_many([written, failing])
+    sha = hashlib.sha256(written).digest()
+    assert blobs.has(sha)
+    assert blobs.discard([sha], lambda _: False) == 1
