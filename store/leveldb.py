@@ -435,9 +435,8 @@ class Store:
         return hold is not None and read_u64(hold) > now and self.blob_info(sha) is not None
 
     def blob(self, sha: bytes) -> bytes | None:
-        """A blob's bytes, if it is recorded (a file without a reference is an orphan)."""
-        if self._db.get(keys.blob_ref(sha)) is None:
-            return None
+        """A blob's bytes.  Callers come from a record that names it (an email, or an upload
+        :meth:`blob_accessible` checked), so no second lookup of the record is made here."""
         return self.blobs.get(sha)
 
     def blob_info(self, sha: bytes) -> BlobInfo | None:
