@@ -248,13 +248,12 @@ class Store:
         for pending, result in zip(group, outcome.applied, strict=True):
             if isinstance(result, MailError):
                 pending.error = result
-            elif result.replayed:
-                # The first application's answer; nothing changed now.
-                pending.result = replace(result.result, index=self.groups_written)
             else:
                 pending.result = replace(result.result, index=self.groups_written)
+                # A replayed request id answers with the first application's result: nothing
+                # changed now, so no change event.
                 changed = dict(result.types)
-                for acct, m in result.result.modseqs:
+                for acct, m in () if result.replayed else result.result.modseqs:
                     events.append(ChangeEvent(acct, m, changed.get(acct, frozenset())))
             # (c) what only the proposer does: answer its waiter.
             self._finish(pending)
