@@ -133,6 +133,12 @@ class ServerThread:
         return self.server.ports["lmtp"]
 
     @property
+    def log(self) -> Any:
+        """The running server's write log (the one ``write_log_for`` made, if given)."""
+        assert self.server is not None and self.server.log is not None
+        return self.server.log
+
+    @property
     def store(self) -> Any:
         assert self.server is not None and self.server.store is not None
         return self.server.store

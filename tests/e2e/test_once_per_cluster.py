@@ -32,10 +32,9 @@ from tests.support import ServerThread, make_config
 class GuardedLog(LocalWriteLog):
     """The store's log, with a fixed answer to the once-per-cluster question."""
 
-    leader = True
-
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, leader: bool) -> None:
         super().__init__(store)
+        self.leader = leader
         self.asked: list[Effect] = []
         self.proposed: list[Batch] = []
 
@@ -49,16 +48,10 @@ class GuardedLog(LocalWriteLog):
 
 
 def start(tmp_path: Path, leader: bool) -> tuple[ServerThread, GuardedLog]:
-    logs: list[GuardedLog] = []
-
-    def make(store: Store) -> GuardedLog:
-        log = GuardedLog(store)
-        log.leader = leader
-        logs.append(log)
-        return log
-
-    srv = ServerThread(make_config(tmp_path / "data"), write_log_for=make).start()
-    return srv, logs[0]
+    srv = ServerThread(
+        make_config(tmp_path / "data"), write_log_for=lambda store: GuardedLog(store, leader)
+    ).start()
+    return srv, srv.log
 
 
 @pytest.fixture(params=[True, False], ids=["leader", "follower"])

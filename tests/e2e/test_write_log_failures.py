@@ -20,7 +20,7 @@ import pytest
 from stalwart_py.accounts import Directory
 from stalwart_py.datadir import passwords_for
 from stalwart_py.storage import LocalWriteLog
-from store import ApplyResult, Batch, MailError, Store
+from store import ApplyResult, Batch, MailError
 from store.writelog import Unavailable, UnknownOutcome
 from tests.support import ServerThread, make_config
 
@@ -53,17 +53,11 @@ class Env:
 
 @pytest.fixture
 def env(tmp_path: Path) -> Iterator[Env]:
-    logs: list[SwitchableLog] = []
-
-    def make(store: Store) -> SwitchableLog:
-        logs.append(SwitchableLog(store))
-        return logs[-1]
-
     cfg = make_config(tmp_path / "data", {"STALWART_IMAP_ALLOW_PLAINTEXT_AUTH": "true"})
-    srv = ServerThread(cfg, write_log_for=make).start()
+    srv = ServerThread(cfg, write_log_for=SwitchableLog).start()
     try:
         Directory(srv.store, passwords_for(srv.cfg)).create_account("alice@example.org", "pw")
-        yield Env(srv, logs[0])
+        yield Env(srv, srv.log)
     finally:
         srv.stop()
 

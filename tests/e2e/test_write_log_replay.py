@@ -113,23 +113,17 @@ class Env:
 
 @pytest.fixture
 def env(tmp_path: Path) -> Iterator[Env]:
-    logs: list[ReplayLog] = []
-
-    def make(store: Store) -> ReplayLog:
-        logs.append(ReplayLog(store))
-        return logs[-1]
-
     cfg = make_config(tmp_path / "data", {"STALWART_IMAP_ALLOW_PLAINTEXT_AUTH": "true"})
-    srv = ServerThread(cfg, write_log_for=make).start()
+    srv = ServerThread(cfg, write_log_for=ReplayLog).start()
+    log: ReplayLog = srv.log
     try:
         assert srv.server is not None
         # The first accounts were created through the log too (bootstrap).
         demo = next(c for c in srv.server.credentials if c.role != "admin")
-        yield Env(srv, logs[0], demo.email, demo.password)
+        yield Env(srv, log, demo.email, demo.password)
     finally:
         srv.stop()
-        for log in logs:
-            log.stop()
+        log.stop()
 
 
 def message(n: int, size: int = 0) -> bytes:
